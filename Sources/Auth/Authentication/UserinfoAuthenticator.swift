@@ -1,0 +1,49 @@
+import Foundation
+
+/// `AUTH_VERIFY=userinfo`: the seed's behaviour, one call to the provider's userinfo endpoint
+/// per request. Revocation takes effect at once, at the cost of a round trip each time.
+///
+/// Tokens that are too large or not even shaped like a compact JWS are refused without
+/// calling the provider.
+public struct UserinfoAuthenticator: Authenticator {
+    public let maximumTokenBytes: Int
+
+    public init(maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes) {
+        self.maximumTokenBytes = maximumTokenBytes
+    }
+
+    public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        let bytes = token.utf8
+        guard bytes.count <= maximumTokenBytes else {
+            throw AuthError(.tokenTooLarge, "\(bytes.count) bytes")
+        }
+        guard Self.looksLikeCompactJWS(bytes) else {
+            throw AuthError(.malformedToken, "not a compact JWS")
+        }
+        let claims = try client.userinfo(accessToken: token)
+        guard let username = claims.preferredUsername ?? claims.sub else {
+            throw AuthError(.identityProviderInvalidResponse, "userinfo has neither preferred_username nor sub")
+        }
+        return AuthenticatedUser(subject: claims.sub, username: username, email: claims.email, fullName: claims.name)
+    }
+
+    /// Three non-empty segments of base64url characters.
+    static func looksLikeCompactJWS(_ bytes: String.UTF8View) -> Bool {
+        var segments = 1
+        var segmentLength = 0
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "."):
+                if segmentLength == 0 { return false }
+                segments += 1
+                segmentLength = 0
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                segmentLength += 1
+            default:
+                return false
+            }
+        }
+        return segments == 3 && segmentLength > 0
+    }
+}

@@ -1,0 +1,36 @@
+/// How to reach and authenticate to the identity provider. Built once from configuration.
+public struct ProviderSettings: Sendable {
+    /// Issuer URLs to try, in order, without trailing slashes, e.g.
+    /// `https://sso.example.com/realms/testing`. Discovery is fetched from
+    /// `<issuer>/.well-known/openid-configuration` (OIDC Discovery §4); the first that answers
+    /// (and names itself as issuer) is the issuer. Two candidates let a server URL work with or
+    /// without the `/auth` prefix of Keycloak 16 and older.
+    public var issuerCandidates: [String]
+    /// The confidential client's id (`fastapi-keycloak` in the article).
+    public var clientID: String
+    /// The client secret, sent as client_secret_post (RFC 6749 §2.3.1).
+    public var clientSecret: Secret
+    /// Timeouts, response cap and CA bundle for every call.
+    public var limits: HTTPClientLimits
+
+    public init(issuerCandidates: [String], clientID: String, clientSecret: Secret, limits: HTTPClientLimits = HTTPClientLimits()) {
+        precondition(!issuerCandidates.isEmpty, "at least one issuer candidate")
+        self.issuerCandidates = issuerCandidates
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.limits = limits
+    }
+}
+
+/// A secret string that never prints itself: `description` and `debugDescription` redact.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The secret itself; read it only where it is sent to the provider.
+    public let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+/// The provider's signing keys, shared by every worker thread.
+///
+/// A lookup for an unknown `kid` triggers a refetch that is single-flight (one thread fetches,
+/// the others wait for its result) and rate-limited (at most one per `minimumRefetchInterval`),
+/// so a stream of tokens with made-up `kid`s costs the provider at most one request per
+/// interval.
+public final class JWKSCache: @unchecked Sendable {
+    // @unchecked: every stored var is read and written only with `condition` locked.
+    private let condition = NSCondition()
+    private var keySet: JSONWebKeySet?
+    private var fetchInFlight = false
+    private var lastFetchStarted: ContinuousClock.Instant?
+    private var generation = 0
+
+    /// Least time between two refetches triggered by unknown `kid`s.
+    public let minimumRefetchInterval: Duration
+    /// How long a thread waits for another thread's fetch before giving up.
+    public let maximumWait: Duration
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    public init(
+        minimumRefetchInterval: Duration = .seconds(10),
+        maximumWait: Duration = .seconds(11),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        self.minimumRefetchInterval = minimumRefetchInterval
+        self.maximumWait = maximumWait
+        self.now = now
+    }
+
+    /// Whether a key set has been loaded at least once.
+    public var isLoaded: Bool {
+        condition.withLock { keySet != nil }
+    }
+
+    /// The loaded key ids, for logs and readiness.
+    public var keyIDs: [String] {
+        condition.withLock { keySet.map { Array($0.keys.keys).sorted() } ?? [] }
+    }
+
+    /// Returns the signing key for `kid`, refetching with `fetch` at most once (single-flight,
+    /// rate-limited) when it is unknown.
+    public func signingKey(
+        for kid: String,
+        fetch: () throws(AuthError) -> JSONWebKeySet
+    ) throws(AuthError) -> JSONWebKeySet.SigningKey {
+        condition.lock()
+        let deadline = Date().addingTimeInterval(Self.seconds(maximumWait))
+        while true {
+            if let key = keySet?[kid] {
+                condition.unlock()
+                return key
+            }
+            if fetchInFlight {
+                // Another thread is fetching: wait for its result, then look again.
+                if !condition.wait(until: deadline) {
+                    condition.unlock()
+                    throw AuthError(.identityProviderUnavailable, "timed out waiting for the JWKS refetch")
+                }
+                continue
+            }
+            let instant = now()
+            if let started = lastFetchStarted, started.duration(to: instant) < minimumRefetchInterval {
+                let loaded = keySet != nil
+                condition.unlock()
+                throw loaded
+                    ? AuthError(.unknownKeyID, "kid \(kid.prefix(64)) (refetch rate-limited)")
+                    : AuthError(.identityProviderUnavailable, "signing keys not loaded yet")
+            }
+            condition.unlock()
+            let fetched = (try? runFetch(fetch, startedAt: instant)) != nil
+            condition.lock()
+            if let key = keySet?[kid] {
+                condition.unlock()
+                return key
+            }
+            let loaded = keySet != nil
+            condition.unlock()
+            if !fetched && !loaded {
+                throw AuthError(.identityProviderUnavailable, "signing keys could not be fetched")
+            }
+            throw AuthError(.unknownKeyID, "kid \(kid.prefix(64))")
+        }
+    }
+
+    /// Fetches the key set now (for start-up and periodic refresh), unless a fetch is already
+    /// running, in which case this waits for it. Not rate-limited.
+    public func refresh(fetch: () throws(AuthError) -> JSONWebKeySet) throws(AuthError) {
+        condition.lock()
+        if fetchInFlight {
+            let target = generation + 1
+            while fetchInFlight && generation < target {
+                condition.wait()
+            }
+            condition.unlock()
+            return
+        }
+        condition.unlock()
+        try runFetch(fetch, startedAt: now())
+    }
+
+    /// Marks a fetch in flight, runs it unlocked, stores its result and wakes waiters.
+    private func runFetch(_ fetch: () throws(AuthError) -> JSONWebKeySet, startedAt: ContinuousClock.Instant) throws(AuthError) {
+        condition.withLock {
+            fetchInFlight = true
+            lastFetchStarted = startedAt
+        }
+        let result: Result<JSONWebKeySet, AuthError>
+        do throws(AuthError) {
+            result = .success(try fetch())
+        } catch {
+            result = .failure(error)
+        }
+        condition.withLock {
+            if case .success(let fresh) = result {
+                keySet = fresh
+            }
+            fetchInFlight = false
+            generation += 1
+            condition.broadcast()
+        }
+        if case .failure(let error) = result {
+            throw error
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+
+/// A background thread that brings the provider up and keeps its keys fresh: discovery at
+/// start-up, retried with exponential backoff until it succeeds (the responder serves in the
+/// meantime and answers 503 where the provider is needed), then the JWKS, refreshed
+/// periodically so keys the provider drops stop being trusted.
+public final class ProviderMonitor: @unchecked Sendable {
+    // @unchecked: `stopping` and `thread` are guarded by `condition`; the rest is immutable.
+    private let provider: IdentityProvider
+    private let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
+    private let refreshInterval: Duration
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var running = false
+
+    /// Backoff bounds for discovery and key fetch retries.
+    public static let initialBackoff: Duration = .milliseconds(250)
+    public static let maximumBackoff: Duration = .seconds(30)
+
+    public init(
+        provider: IdentityProvider,
+        refreshInterval: Duration,
+        logger: Logger,
+        makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
+    ) {
+        self.provider = provider
+        self.refreshInterval = refreshInterval
+        self.logger = logger
+        self.makeTransport = makeTransport
+    }
+
+    /// Starts the thread.
+    public func start() {
+        condition.withLock { running = true }
+        let thread = Thread { [self] in
+            run()
+            condition.withLock {
+                running = false
+                condition.broadcast()
+            }
+        }
+        thread.name = "provider-monitor"
+        thread.start()
+    }
+
+    /// Asks the thread to stop and waits up to `timeout` for it (a call in flight ends at the
+    /// provider timeout at the latest).
+    public func stop(timeout: Duration) {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+            while running {
+                if !condition.wait(until: deadline) { break }
+            }
+        }
+    }
+
+    private func run() {
+        let client: KeycloakClient
+        do {
+            client = KeycloakClient(provider: provider, transport: try makeTransport(), usesLimiter: false, logger: logger)
+        } catch {
+            logger.critical("cannot create the provider monitor's HTTP client", metadata: ["error": "\(error)"])
+            return
+        }
+        var backoff = Self.initialBackoff
+        var attempt = 0
+        while !isStopping {
+            if !provider.isDiscovered {
+                attempt += 1
+                do {
+                    let metadata = try client.discover()
+                    provider.record(metadata)
+                    logger.info("discovery succeeded", metadata: [
+                        "idp.issuer": "\(metadata.issuer)",
+                        "auth.algorithms": "\(metadata.allowedAlgorithms.map(\.rawValue).sorted().joined(separator: ","))",
+                    ])
+                    backoff = Self.initialBackoff
+                } catch {
+                    logger.warning("discovery failed; retrying", metadata: [
+                        "error": "\(error)", "idp.attempt": "\(attempt)", "idp.retry_in": "\(backoff)",
+                    ])
+                    sleep(backoff)
+                    backoff = min(backoff * 2, Self.maximumBackoff)
+                    continue
+                }
+            }
+            do {
+                try provider.keys.refresh { () throws(AuthError) in try client.fetchKeys() }
+                logger.info("signing keys loaded", metadata: ["auth.kids": "\(provider.keys.keyIDs.joined(separator: ","))"])
+                backoff = Self.initialBackoff
+                sleep(refreshInterval)
+            } catch {
+                logger.warning("JWKS fetch failed; retrying", metadata: ["error": "\(error)", "idp.retry_in": "\(backoff)"])
+                sleep(backoff)
+                backoff = min(backoff * 2, Self.maximumBackoff)
+            }
+        }
+    }
+
+    private var isStopping: Bool { condition.withLock { stopping } }
+
+    /// Sleeps for `duration` or until `stop` is called.
+    private func sleep(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        let deadline = Date().addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+        condition.withLock {
+            while !stopping {
+                if !condition.wait(until: deadline) { return }
+            }
+        }
+    }
+}

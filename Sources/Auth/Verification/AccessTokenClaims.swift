@@ -1,0 +1,53 @@
+/// The claims of a Keycloak access token that this product reads (RFC 7519 §4.1 and
+/// Keycloak's own). Every member is optional here; the verifier decides what is required.
+public struct AccessTokenClaims: Decodable, Sendable, Equatable {
+    /// Realm or client roles as Keycloak nests them: `{"roles": [...]}`.
+    public struct Roles: Decodable, Sendable, Equatable {
+        public let roles: [String]?
+    }
+
+    public let iss: String?
+    public let sub: String?
+    public let exp: Double?
+    public let nbf: Double?
+    public let iat: Double?
+    /// Keycloak's token type: `Bearer` for access tokens, `ID` and `Refresh` otherwise.
+    public let typ: String?
+    public let azp: String?
+    public let aud: Audience?
+    public let scope: String?
+    public let preferredUsername: String?
+    public let email: String?
+    public let name: String?
+    public let givenName: String?
+    public let familyName: String?
+    public let realmAccess: Roles?
+    public let resourceAccess: [String: Roles]?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name
+        case preferredUsername = "preferred_username"
+        case givenName = "given_name"
+        case familyName = "family_name"
+        case realmAccess = "realm_access"
+        case resourceAccess = "resource_access"
+    }
+
+    /// RFC 7519 §4.1.3: a single string or an array of strings.
+    public struct Audience: Decodable, Sendable, Equatable {
+        public let values: [String]
+
+        public init(_ values: [String]) {
+            self.values = values
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let single = try? container.decode(String.self) {
+                values = [single]
+            } else {
+                values = try container.decode([String].self)
+            }
+        }
+    }
+}

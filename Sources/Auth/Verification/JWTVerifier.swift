@@ -1,0 +1,100 @@
+import Foundation
+
+/// Verifies Keycloak access tokens locally (RFC 7519 §7.2, RFC 7515 §5.2).
+///
+/// Checks run in a fixed order, cheapest and most fundamental first, and the payload is
+/// decoded only after the signature verified:
+/// size → parse → algorithm allow-list → key by `kid` → signature → `iss` → `exp`/`nbf` →
+/// `typ` → audience/`azp`.
+public struct JWTVerifier: Sendable {
+    /// The claim checks.
+    public let policy: VerificationPolicy
+
+    public init(policy: VerificationPolicy) {
+        self.policy = policy
+    }
+
+    /// Verifies `token` at time `now`.
+    ///
+    /// - Parameters:
+    ///   - issuer: the issuer `iss` must equal exactly (from discovery).
+    ///   - allowedAlgorithms: the algorithms the provider advertises, within `SignatureAlgorithm`.
+    ///   - key: looks a signing key up by `kid`; may refetch the provider's keys once. It throws
+    ///     `unknownKeyID` when there is none.
+    /// - Returns: the token's claims.
+    public func verify(
+        _ token: String,
+        now: Date,
+        issuer expectedIssuer: String,
+        allowedAlgorithms: Set<SignatureAlgorithm>,
+        key: (String) throws(AuthError) -> JSONWebKeySet.SigningKey
+    ) throws(AuthError) -> AccessTokenClaims {
+        let bytes = Array(token.utf8)
+        guard bytes.count <= policy.maximumTokenBytes else {
+            throw AuthError(.tokenTooLarge, "\(bytes.count) bytes")
+        }
+        let jws = try CompactJWS(bytes)
+
+        // RFC 8725 §3.1: never let the token choose an algorithm outside the allow-list.
+        guard let algorithm = SignatureAlgorithm(rawValue: jws.header.alg),
+            allowedAlgorithms.contains(algorithm)
+        else {
+            throw AuthError(.unsupportedAlgorithm, "alg \(jws.header.alg.prefix(16))")
+        }
+        // RFC 7515 §4.1.11: refuse extensions that must be understood.
+        if let critical = jws.header.crit {
+            throw AuthError(.malformedToken, "crit header with \(critical.count) extension(s)")
+        }
+        guard let kid = jws.header.kid, !kid.isEmpty else {
+            throw AuthError(.unknownKeyID, "token has no kid")
+        }
+        let signingKey = try key(kid)
+        if let pinned = signingKey.algorithm, pinned != algorithm {
+            throw AuthError(.unsupportedAlgorithm, "key \(kid) is for \(pinned.rawValue), token says \(algorithm.rawValue)")
+        }
+        guard algorithm.accepts(signingKey.key) else {
+            throw AuthError(.unsupportedAlgorithm, "key \(kid) cannot check \(algorithm.rawValue)")
+        }
+        guard algorithm.verify(jws.signature, over: jws.signingInput, with: signingKey.key) else {
+            throw AuthError(.signatureInvalid, "kid \(kid)")
+        }
+
+        let claims = try jws.decodePayload(as: AccessTokenClaims.self)
+        try check(claims, now: now, issuer: expectedIssuer)
+        return claims
+    }
+
+    /// The claim checks that follow a valid signature, in order.
+    func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String) throws(AuthError) {
+        // RFC 7519 §4.1.1 and OIDC Core §3.1.3.7 (2): exact string comparison.
+        guard let issuer = claims.iss else {
+            throw AuthError(.missingClaim, "iss")
+        }
+        guard issuer == expectedIssuer else {
+            throw AuthError(.issuerMismatch, "iss \(issuer.prefix(200))")
+        }
+        let seconds = now.timeIntervalSince1970
+        // RFC 7519 §4.1.4: refuse on or after exp, allowing for clock skew.
+        guard let expiry = claims.exp else {
+            throw AuthError(.missingClaim, "exp")
+        }
+        guard seconds < expiry + policy.clockSkewSeconds else {
+            throw AuthError(.tokenExpired, "exp \(Int64(expiry))")
+        }
+        // RFC 7519 §4.1.5: refuse before nbf, allowing for clock skew.
+        if let notBefore = claims.nbf, seconds + policy.clockSkewSeconds < notBefore {
+            throw AuthError(.tokenNotYetValid, "nbf \(Int64(notBefore))")
+        }
+        // Keycloak marks ID and refresh tokens with typ ID / Refresh; only access tokens pass.
+        if let type = claims.typ, type != "Bearer" {
+            throw AuthError(.wrongTokenType, "typ \(type.prefix(32))")
+        }
+        // RFC 7519 §4.1.3, OIDC Core §2 (azp): opt-in, and the client id may sit in azp.
+        if !policy.audiences.isEmpty {
+            let presented = (claims.aud?.values ?? []) + (claims.azp.map { [$0] } ?? [])
+            guard presented.contains(where: policy.audiences.contains) else {
+                throw AuthError(.audienceMismatch, "aud/azp \(presented.joined(separator: ",").prefix(200))")
+            }
+        }
+    }
+}

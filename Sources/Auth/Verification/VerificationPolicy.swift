@@ -1,0 +1,24 @@
+/// What a token must satisfy besides its signature and issuer. Built once from configuration;
+/// the issuer and the algorithms come from discovery.
+public struct VerificationPolicy: Sendable {
+    /// RFC 7519 §4.1.3: when non-empty, one of these must be in `aud` or equal `azp`
+    /// (Keycloak puts the client id in `azp`; `aud` holds it only with an audience mapper).
+    public var audiences: [String]
+    /// Tolerance for `exp` and `nbf`, in seconds.
+    public var clockSkewSeconds: Double
+    /// Tokens longer than this are refused before any parsing.
+    public var maximumTokenBytes: Int
+
+    /// The longest token accepted by default (16 KiB).
+    public static let defaultMaximumTokenBytes = 16 * 1024
+
+    public init(
+        audiences: [String] = [],
+        clockSkewSeconds: Double = 30,
+        maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes
+    ) {
+        self.audiences = audiences
+        self.clockSkewSeconds = clockSkewSeconds
+        self.maximumTokenBytes = maximumTokenBytes
+    }
+}

@@ -1,0 +1,42 @@
+import Auth
+import Logging
+
+/// The composition root: builds the whole service from a configuration. Tests call it with a
+/// fake transport and drive `Application.Worker.respond(to:)` with plain request values.
+func buildApplication(
+    configuration: AppConfiguration,
+    logger: Logger = Logger(label: "keycloak-fcgi"),
+    makeTransport: (@Sendable () throws(AuthError) -> any HTTPTransport)? = nil
+) -> Application {
+    let limits = configuration.provider.limits
+    let transportFactory: @Sendable () throws(AuthError) -> any HTTPTransport
+    if let makeTransport {
+        transportFactory = makeTransport
+    } else {
+        transportFactory = { () throws(AuthError) -> any HTTPTransport in try CurlTransport(limits: limits) }
+    }
+
+    let totalTimeout = limits.totalTimeout
+    let provider = IdentityProvider(
+        settings: configuration.provider,
+        keys: JWKSCache(minimumRefetchInterval: .seconds(10), maximumWait: totalTimeout + .seconds(1)),
+        limiter: ProviderCallLimiter(capacity: configuration.maximumConcurrentProviderCalls))
+    let monitor = ProviderMonitor(
+        provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger,
+        makeTransport: transportFactory)
+
+    let authenticator: any Authenticator =
+        switch configuration.verifyMode {
+        case .jwks: LocalTokenAuthenticator(verifier: JWTVerifier(policy: configuration.policy), provider: provider)
+        case .userinfo: UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes)
+        }
+
+    var router = Router()
+    router.add("GET", "/", RootHandler())
+    router.add("POST", "/login", LoginHandler())
+    router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator))
+
+    return Application(
+        configuration: configuration, provider: provider, monitor: monitor, router: router, logger: logger,
+        makeTransport: transportFactory)
+}

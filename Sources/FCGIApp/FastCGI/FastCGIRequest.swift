@@ -1,0 +1,83 @@
+import CFastCGI
+
+/// Owns one `FCGX_Request`: allocated and initialized in `init`, freed in `deinit`. Each
+/// worker thread creates its own and reuses it for every request it accepts.
+final class FastCGIRequest {
+    private let request: UnsafeMutablePointer<FCGX_Request>
+
+    init(listenDescriptor: Int32) throws(FastCGIListener.OpenError) {
+        request = .allocate(capacity: 1)
+        guard FCGX_InitRequest(request, listenDescriptor, 0) == 0 else {
+            request.deallocate()
+            throw FastCGIListener.OpenError(description: "FCGX_InitRequest failed")
+        }
+    }
+
+    deinit {
+        FCGX_Free(request, 1)
+        request.deallocate()
+    }
+
+    /// Waits for the next request; false once the listener is shut down (or on an accept error).
+    func accept() -> Bool {
+        FCGX_Accept_r(request) >= 0
+    }
+
+    /// Ends the current request: flushes output and, without keep-alive, closes the connection.
+    func finish() {
+        FCGX_Finish_r(request)
+    }
+
+    /// A FastCGI parameter of the current request.
+    func parameter(_ name: String) -> String? {
+        guard let environment = request.pointee.envp, let value = FCGX_GetParam(name, environment) else {
+            return nil
+        }
+        return String(cString: value)
+    }
+
+    /// Reads up to `count` bytes of the request body; fewer at end of input.
+    func readBody(upTo count: Int) -> [UInt8] {
+        guard count > 0, let input = request.pointee.in else { return [] }
+        var body = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        body.withUnsafeMutableBufferPointer { buffer in
+            while filled < count {
+                let read = buffer.baseAddress.map { base in
+                    base.advanced(by: filled).withMemoryRebound(to: CChar.self, capacity: count - filled) {
+                        FCGX_GetStr($0, Int32(count - filled), input)
+                    }
+                } ?? 0
+                if read <= 0 { break }
+                filled += Int(read)
+            }
+        }
+        body.removeSubrange(filled...)
+        return body
+    }
+
+    /// Reads and discards up to `count` bytes of input.
+    func discardBody(upTo count: Int) {
+        var remaining = count
+        while remaining > 0 {
+            let chunk = readBody(upTo: min(remaining, 16 * 1024))
+            if chunk.isEmpty { return }
+            remaining -= chunk.count
+        }
+    }
+
+    /// Writes bytes to the response stream; false when the connection is gone.
+    @discardableResult
+    func write(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        guard let output = request.pointee.out else { return false }
+        let written = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { base in
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    FCGX_PutStr($0, Int32(bytes.count), output)
+                }
+            } ?? 0
+        }
+        return Int(written) == bytes.count
+    }
+}

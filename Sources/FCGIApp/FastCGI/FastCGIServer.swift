@@ -1,0 +1,130 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// The accept loop: `workers` threads, each with its own `FCGX_Request` and provider client,
+/// each looping accept → read → route → write → finish.
+///
+/// Stopping: `stop` marks the server stopping and shuts the listening socket, which wakes
+/// threads blocked in accept(); a thread busy with a request finishes it first. `stop` then
+/// waits for every thread, up to a deadline.
+final class FastCGIServer: Sendable {
+    private let application: Application
+    private let listener: FastCGIListenerHandle
+    private let workers: Int
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchGroup()
+
+    init(application: Application, listener: FastCGIListener, workers: Int) {
+        self.application = application
+        self.listener = FastCGIListenerHandle(listener)
+        self.workers = workers
+    }
+
+    /// Starts the worker threads.
+    func start() {
+        for index in 0..<workers {
+            finished.enter()
+            let thread = Thread { [self] in
+                defer { finished.leave() }
+                workerLoop(index)
+            }
+            thread.name = "fcgi-worker-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Stops accepting and waits up to `timeout` for requests in flight; true when every
+    /// thread ended in time.
+    func stop(timeout: Duration) -> Bool {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        listener.value.shutdownAccepting()
+        let (seconds, attoseconds) = timeout.components
+        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        return finished.wait(timeout: deadline) == .success
+    }
+
+    private func workerLoop(_ index: Int) {
+        let logger = application.logger
+        let request: FastCGIRequest
+        let worker: Application.Worker
+        do {
+            request = try FastCGIRequest(listenDescriptor: listener.value.descriptor)
+            worker = try application.makeWorker()
+        } catch {
+            logger.critical("worker cannot start", metadata: ["worker": "\(index)", "error": "\(error)"])
+            return
+        }
+        let maximumBody = application.configuration.maximumBodyBytes
+        while !stopping.load(ordering: .relaxed) {
+            guard request.accept() else {
+                if stopping.load(ordering: .relaxed) { break }
+                logger.error("FastCGI accept failed; retrying", metadata: ["worker": "\(index)"])
+                Thread.sleep(forTimeInterval: 0.1)
+                continue
+            }
+            let started = ContinuousClock.now
+            let requestID = request.requestID ?? Self.makeRequestID()
+            var requestLogger = logger
+            requestLogger[metadataKey: "request.id"] = "\(requestID)"
+
+            let method: String
+            let path: String
+            let response: HTTPResponse
+            switch request.readHTTPRequest(maximumBodyBytes: maximumBody) {
+            case .request(let incoming):
+                method = incoming.method
+                path = incoming.path
+                response = worker.respond(to: incoming, logger: requestLogger)
+            case .bodyTooLarge:
+                method = request.parameter("REQUEST_METHOD") ?? "?"
+                path = request.parameter("DOCUMENT_URI") ?? "?"
+                response = HTTPResponse(error: .bodyTooLarge(limit: maximumBody))
+            }
+            let delivered = request.write(response, extraHeaders: [("X-Request-ID", requestID)])
+            request.finish()
+
+            var metadata = response.logMetadata
+            metadata["http.method"] = "\(method)"
+            metadata["http.path"] = "\(path.prefix(256))"
+            metadata["http.status"] = "\(response.status.code)"
+            metadata["http.duration_ms"] = "\(Self.milliseconds(ContinuousClock.now - started))"
+            if !delivered { metadata["http.delivered"] = "false" }
+            requestLogger.log(level: Self.logLevel(for: response.status.code), "request", metadata: metadata)
+        }
+    }
+
+    /// 502 means the provider or our client set-up is broken: error. 503: warning.
+    private static func logLevel(for status: Int) -> Logger.Level {
+        switch status {
+        case 502: .error
+        case 503: .warning
+        default: .info
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return String(format: "%.3f", value)
+    }
+
+    private static func makeRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(generator.next() as UInt32, radix: 16) }.map {
+            String(repeating: "0", count: 8 - $0.count) + $0
+        }.joined()
+    }
+}
+
+/// Lets the server hold the listener across threads.
+/// @unchecked: the listener's descriptor and address are immutable after `init`, and
+/// `shutdownAccepting` only calls thread-safe system calls.
+final class FastCGIListenerHandle: @unchecked Sendable {
+    let value: FastCGIListener
+
+    init(_ value: FastCGIListener) {
+        self.value = value
+    }
+}

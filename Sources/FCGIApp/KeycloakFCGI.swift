@@ -1,0 +1,92 @@
+import ArgumentParser
+import Auth
+import Foundation
+import Logging
+
+/// The `keycloak-fcgi` executable: a FastCGI responder that puts Keycloak authentication in
+/// front of an API (`GET /`, `POST /login`, `GET /protected`).
+@main
+struct KeycloakFCGI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keycloak-fcgi",
+        abstract: "FastCGI responder for Keycloak (OpenID Connect) login and bearer-token checks behind nginx.",
+        discussion: "Configuration comes from the environment and a .env file (the environment wins); see README.md.")
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration, print it with the secret redacted, and exit.")
+    var checkConfig = false
+
+    @Option(name: .customLong("env-file"), help: "The .env file to read (default: ./.env when it exists).")
+    var envFile: String?
+
+    func run() throws {
+        // Before any thread exists, so that every thread inherits the blocked mask.
+        ShutdownSignals.block()
+
+        let configuration: AppConfiguration
+        do {
+            configuration = try AppConfiguration.load(environment: ProcessInfo.processInfo.environment, dotEnv: try readDotEnv())
+        } catch let error as ConfigurationError {
+            Self.write(error.description, to: .standardError)
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        if checkConfig {
+            Self.write((configuration.summary + ["configuration OK"]).joined(separator: "\n"), to: .standardOutput)
+            return
+        }
+
+        LogSetup.bootstrap(level: configuration.logLevel)
+        let logger = Logger(label: "keycloak-fcgi")
+        do {
+            try serve(configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+
+    /// Starts everything, waits for SIGTERM/SIGINT, then stops in order.
+    private func serve(_ configuration: AppConfiguration, logger: Logger) throws {
+        try Curl.initialize()
+        try FastCGIListener.initializeLibrary()
+        let listener = try FastCGIListener(address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode)
+        let application = buildApplication(configuration: configuration, logger: logger)
+        application.monitor.start()
+        let server = FastCGIServer(application: application, listener: listener, workers: configuration.workers)
+        server.start()
+        logger.info("listening", metadata: [
+            "fcgi.listen": "\(configuration.listen)", "fcgi.workers": "\(configuration.workers)",
+            "auth.verify": "\(configuration.verifyMode.rawValue)", "curl": "\(Curl.version)",
+        ])
+
+        let signal = ShutdownSignals.wait()
+        logger.info("stopping: no new requests, finishing those in flight", metadata: ["signal": "\(signal)"])
+        let grace = configuration.provider.limits.totalTimeout + .seconds(2)
+        let clean = server.stop(timeout: grace)
+        application.monitor.stop(timeout: .seconds(1))
+        if clean {
+            logger.info("stopped")
+        } else {
+            logger.warning("stopped with requests still running after the grace period", metadata: ["grace": "\(grace)"])
+        }
+    }
+
+    /// The `.env` file's values: `--env-file` must exist; the default `./.env` may be absent.
+    private func readDotEnv() throws -> [String: String] {
+        let path = envFile ?? ".env"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if envFile != nil {
+                throw ConfigurationError(problems: [("--env-file", "cannot read \(path)")])
+            }
+            return [:]
+        }
+        do {
+            return try DotEnvFile.parse(text)
+        } catch {
+            throw ConfigurationError(problems: [(path, "line \(error.line): \(error.reason)")])
+        }
+    }
+
+    private static func write(_ text: String, to handle: FileHandle) {
+        handle.write(Data((text + "\n").utf8))
+    }
+}

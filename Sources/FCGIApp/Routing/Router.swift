@@ -1,0 +1,45 @@
+import Auth
+
+/// The one routing table: exact paths, then methods. Unknown paths answer 404, known paths
+/// with another method 405 with `Allow`; `HEAD` is served by the `GET` handler without a body.
+struct Router: Sendable {
+    private var routes: [String: [(method: String, handler: any RequestHandler)]] = [:]
+
+    /// Adds a route.
+    mutating func add(_ method: String, _ path: String, _ handler: some RequestHandler) {
+        routes[path, default: []].append((method, handler))
+    }
+
+    /// Routes `request`, turning any handler error into its response.
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+        do {
+            var response = try dispatch(request, context: context)
+            if request.method == "HEAD" {
+                response.body = []
+            }
+            return response
+        } catch {
+            var response = HTTPResponse(error: error)
+            if case .auth(let authError) = error {
+                response.logMetadata["auth.error"] = "\(authError)"
+            }
+            if request.method == "HEAD" {
+                response.body = []
+            }
+            return response
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
+        guard let candidates = routes[request.path] else {
+            throw .notFound
+        }
+        let method = request.method == "HEAD" ? "GET" : request.method
+        guard let route = candidates.first(where: { $0.method == method }) else {
+            var allowed = candidates.map(\.method)
+            if allowed.contains("GET") { allowed.append("HEAD") }
+            throw .methodNotAllowed(allowed: allowed)
+        }
+        return try route.handler.handle(request, context: context)
+    }
+}
