@@ -52,7 +52,13 @@ let package = Package(
         ),
         .testTarget(
             name: "FCGIAppTests",
-            dependencies: ["FCGIApp", "Auth"]
+            dependencies: [
+                "FCGIApp",
+                "Auth",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -73,7 +73,7 @@ struct KeycloakFCGI: ParsableCommand {
     /// The `.env` file's values: `--env-file` must exist; the default `./.env` may be absent.
     private func readDotEnv() throws -> [String: String] {
         let path = envFile ?? ".env"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = AppConfiguration.readTextFile(path) else {
             if envFile != nil {
                 throw ConfigurationError(problems: [("--env-file", "cannot read \(path)")])
             }

@@ -54,7 +54,7 @@ struct AppConfiguration: Sendable {
     static func load(
         environment: [String: String],
         dotEnv: [String: String] = [:],
-        readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
+        readFile: (String) -> String? = AppConfiguration.readTextFile
     ) throws(ConfigurationError) -> AppConfiguration {
         var reader = Reader(values: dotEnv.merging(environment) { _, environmentValue in environmentValue })
 
@@ -102,6 +102,24 @@ struct AppConfiguration: Sendable {
             policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew),
             jwksRefreshInterval: .milliseconds(Int64(refresh * 1000)),
             logLevel: logLevel)
+    }
+
+    /// A file's text (at most 1 MiB), or nil when it cannot be read. Works for pipes and
+    /// /dev/null too, which `String(contentsOfFile:)` refuses.
+    static func readTextFile(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= 1 << 20 else { return nil }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The configuration as `--check-config` prints it: one `KEY=value` per line, the secret

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 
 /// One response: status, headers and a body, written by the FastCGI layer as a CGI response.
@@ -16,32 +15,20 @@ struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// A compact UTF-8 JSON response (`Content-Type: application/json`), keys in declaration
-    /// order, `/` not escaped.
-    static func json(_ value: some Encodable, status: HTTPStatus = .ok, headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        let body: [UInt8]
-        do {
-            body = Array(try JSONBody.encoder.encode(value))
-        } catch {
-            // Every value encoded here is a plain struct of strings and numbers.
-            preconditionFailure("response value failed to encode: \(error)")
-        }
-        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
+    /// A compact UTF-8 JSON response (`Content-Type: application/json`), keys in the order given.
+    static func json(_ value: JSONValue, status: HTTPStatus = .ok, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.serialized)
+    }
+
+    /// `{"detail": message}`, FastAPI's error shape.
+    static func detail(_ message: String, status: HTTPStatus, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        .json(.object([("detail", .string(message))]), status: status, headers: headers)
     }
 
     /// The value of the first header with this name (case-insensitive).
     func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
-}
-
-/// The JSON encoder for every response body.
-enum JSONBody {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
 }
 
 /// A status code with its reason phrase (RFC 9110 §15).

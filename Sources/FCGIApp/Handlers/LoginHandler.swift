@@ -3,24 +3,6 @@ import Auth
 /// `POST /login`: the password grant at the provider, answered in the seed's shape
 /// (`access_token`, then `token_type: "bearer"`, then the optional extras).
 struct LoginHandler: RequestHandler {
-    private struct LoginResponse: Encodable {
-        let accessToken: String
-        let tokenType = "bearer"
-        let expiresIn: Int?
-        let refreshToken: String?
-        let refreshExpiresIn: Int?
-        let scope: String?
-
-        enum CodingKeys: String, CodingKey {
-            case accessToken = "access_token"
-            case tokenType = "token_type"
-            case expiresIn = "expires_in"
-            case refreshToken = "refresh_token"
-            case refreshExpiresIn = "refresh_expires_in"
-            case scope
-        }
-    }
-
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let fields = try FormFields.decode(request)
         // FastAPI treats an empty form value as missing.
@@ -35,12 +17,14 @@ struct LoginHandler: RequestHandler {
         } catch {
             throw .auth(error)
         }
-        var response = HTTPResponse.json(
-            LoginResponse(
-                accessToken: tokens.accessToken, expiresIn: tokens.expiresIn, refreshToken: tokens.refreshToken,
-                refreshExpiresIn: tokens.refreshExpiresIn, scope: tokens.scope),
-            // RFC 6749 §5.1: token responses must not be cached.
-            headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+        // The seed's two fields first, then the extras Keycloak provides (absent ones left out).
+        var members: [(String, JSONValue)] = [("access_token", .string(tokens.accessToken)), ("token_type", "bearer")]
+        if let expiresIn = tokens.expiresIn { members.append(("expires_in", .integer(expiresIn))) }
+        if let refreshToken = tokens.refreshToken { members.append(("refresh_token", .string(refreshToken))) }
+        if let refreshExpiresIn = tokens.refreshExpiresIn { members.append(("refresh_expires_in", .integer(refreshExpiresIn))) }
+        if let scope = tokens.scope { members.append(("scope", .string(scope))) }
+        // RFC 6749 §5.1: token responses must not be cached.
+        var response = HTTPResponse.json(.object(members), headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
         response.logMetadata["auth.user"] = "\(username.prefix(64))"
         return response
     }

@@ -1,0 +1,29 @@
+# keycloak-fcgi — run `make help` for the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## Install what building, running and testing need (apt, pip, Swagger UI files)
+	scripts/setup.sh
+
+build: ## Release build of the keycloak-fcgi binary
+	swift build -c release --product keycloak-fcgi
+
+run: ## Run the whole local stack (IdP, responder, TLS nginx) and print its URLs
+	scripts/run-local.sh
+
+test: ## Run every test: Swift unit/router tests, then integration tests through nginx
+	scripts/test.sh
+
+test-unit: ## Swift unit and router tests only
+	swift test
+
+test-integration: ## Integration tests only (needs a release build)
+	scripts/setup.sh && python3 -m pytest -q -p no:cacheprovider Tests/Integration
+
+clean: ## Remove build output and the local run directory
+	rm -rf .build .build-* .run
+
+.PHONY: help setup build run test test-unit test-integration clean

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test: Swift unit and router tests, then the integration tests against the real
+# release binary, real nginx and the test identity provider, all on free loopback ports.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$repo"
+ensure_dependencies
+
+say "unit and router tests (swift test)"
+swift test
+
+say "release build"
+swift build -c release --product keycloak-fcgi
+export KEYCLOAK_FCGI_BIN="$(swift build -c release --show-bin-path)/keycloak-fcgi"
+export SWAGGER_UI_DIR="$run_dir/swagger-ui"
+
+say "integration tests (pytest)"
+python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@"
