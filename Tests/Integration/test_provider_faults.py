@@ -71,6 +71,8 @@ def test_rejected_client_secret_is_502_and_never_echoed(make_idp, make_stack):
     answer = stack.login("abdullah", "Test#123456")
     assert answer.status_code == 502
     assert answer.content == b"{\"detail\":\"Identity provider rejected this service's client credentials\"}"
+    # The request's log line follows the response; wait for it.
+    stack.wait_until(lambda: "http.status=502" in stack.responder_log(), "the 502 request log line")
     log = stack.responder_log()
     assert "unauthorized_client" in log
     assert wrong_secret not in log and "Test#123456" not in log

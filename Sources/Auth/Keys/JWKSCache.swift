@@ -11,7 +11,9 @@ public final class JWKSCache: @unchecked Sendable {
     private let condition = NSCondition()
     private var keySet: JSONWebKeySet?
     private var fetchInFlight = false
-    private var lastFetchStarted: ContinuousClock.Instant?
+    /// When the last refetch triggered by an unknown `kid` started (periodic refreshes do not
+    /// count: a key rotated just after start-up must still be found).
+    private var lastTriggeredFetch: ContinuousClock.Instant?
     private var generation = 0
 
     /// Least time between two refetches triggered by unknown `kid`s.
@@ -62,15 +64,17 @@ public final class JWKSCache: @unchecked Sendable {
                 continue
             }
             let instant = now()
-            if let started = lastFetchStarted, started.duration(to: instant) < minimumRefetchInterval {
+            if let started = lastTriggeredFetch, started.duration(to: instant) < minimumRefetchInterval {
                 let loaded = keySet != nil
                 condition.unlock()
                 throw loaded
                     ? AuthError(.unknownKeyID, "kid \(kid.prefix(64)) (refetch rate-limited)")
                     : AuthError(.identityProviderUnavailable, "signing keys not loaded yet")
             }
+            lastTriggeredFetch = instant
+            fetchInFlight = true
             condition.unlock()
-            let fetched = (try? runFetch(fetch, startedAt: instant)) != nil
+            let fetched = (try? runFetch(fetch)) != nil
             condition.lock()
             if let key = keySet?[kid] {
                 condition.unlock()
@@ -97,16 +101,14 @@ public final class JWKSCache: @unchecked Sendable {
             condition.unlock()
             return
         }
+        fetchInFlight = true
         condition.unlock()
-        try runFetch(fetch, startedAt: now())
+        try runFetch(fetch)
     }
 
-    /// Marks a fetch in flight, runs it unlocked, stores its result and wakes waiters.
-    private func runFetch(_ fetch: () throws(AuthError) -> JSONWebKeySet, startedAt: ContinuousClock.Instant) throws(AuthError) {
-        condition.withLock {
-            fetchInFlight = true
-            lastFetchStarted = startedAt
-        }
+    /// Runs a fetch the caller has marked in flight (unlocked), stores its result, clears the
+    /// mark and wakes waiters.
+    private func runFetch(_ fetch: () throws(AuthError) -> JSONWebKeySet) throws(AuthError) {
         let result: Result<JSONWebKeySet, AuthError>
         do throws(AuthError) {
             result = .success(try fetch())
