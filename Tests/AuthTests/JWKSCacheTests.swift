@@ -86,6 +86,32 @@ struct JWKSCacheTests {
         #expect(fetches.value == 2)
     }
 
+    @Test("a periodic refresh does not count toward the unknown-kid rate limit")
+    func refreshDoesNotRateLimit() throws {
+        let clock = ManualClock()
+        let cache = JWKSCache(minimumRefetchInterval: .seconds(10), now: { clock.now })
+        try cache.refresh { () throws(AuthError) in Self.keySet("k1") }
+        // The provider rotated right after start-up: the new kid must still be fetched.
+        clock.advance(by: .seconds(1))
+        let fetches = Counter()
+        let key = try cache.signingKey(for: "k2") { () throws(AuthError) in
+            fetches.increment()
+            return Self.keySet("k1", "k2")
+        }
+        #expect(key.kid == "k2")
+        #expect(fetches.value == 1)
+        // A refresh right after a triggered fetch does not reset the interval either way.
+        try cache.refresh { () throws(AuthError) in Self.keySet("k1", "k2") }
+        clock.advance(by: .seconds(1))
+        #expect(throws: AuthError.self) {
+            try cache.signingKey(for: "k3") { () throws(AuthError) in
+                fetches.increment()
+                return Self.keySet("k3")
+            }
+        }
+        #expect(fetches.value == 1)
+    }
+
     @Test("an unknown kid still unknown after the fetch is unknownKeyID")
     func unknownAfterFetch() {
         let cache = JWKSCache()
@@ -149,8 +175,6 @@ struct JWKSCacheTests {
         }
     }
 
-    static let singleFlightBug: Comment = "JWKSCache.signingKey unlocks between deciding to fetch and marking the fetch in flight, so a second thread can start a second fetch (Sources/Auth/Keys/JWKSCache.swift:64-73, 106-109)"
-
     /// N threads ask for a kid nobody has seen at the same moment; the fetch is slow. Exactly
     /// one of them may reach the provider; the others wait for its result.
     @Test("single flight: concurrent misses cause one fetch", arguments: [8, 32])
@@ -180,41 +204,36 @@ struct JWKSCacheTests {
         for _ in 0..<threads { start.signal() }
         #expect(group.wait(timeout: .now() + 10) == .success)
         #expect(results.withLock { $0 } == Array(repeating: "k1", count: threads))
-        #expect(fetches.value >= 1 && fetches.value < threads)
-        withKnownIssue(Self.singleFlightBug, isIntermittent: true) {
-            #expect(fetches.value == 1)
-        }
+        #expect(fetches.value == 1)
     }
 
     /// The same race, repeated: the window between deciding to fetch and marking the fetch in
     /// flight must be closed, not merely narrow.
     @Test("single flight holds over many rounds")
     func singleFlightStress() {
-        withKnownIssue(Self.singleFlightBug, isIntermittent: true) {
-            var extraFetches = 0
-            for _ in 0..<200 {
-                let cache = JWKSCache()
-                let fetches = Counter()
-                let start = DispatchSemaphore(value: 0)
-                let group = DispatchGroup()
-                for _ in 0..<4 {
-                    group.enter()
-                    Thread {
-                        start.wait()
-                        _ = try? cache.signingKey(for: "k1") { () throws(AuthError) in
-                            fetches.increment()
-                            Thread.sleep(forTimeInterval: 0.002)
-                            return JWKSCacheTests.keySet("k1")
-                        }
-                        group.leave()
-                    }.start()
-                }
-                for _ in 0..<4 { start.signal() }
-                _ = group.wait(timeout: .now() + 10)
-                extraFetches += fetches.value - 1
+        var extraFetches = 0
+        for _ in 0..<200 {
+            let cache = JWKSCache()
+            let fetches = Counter()
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for _ in 0..<4 {
+                group.enter()
+                Thread {
+                    start.wait()
+                    _ = try? cache.signingKey(for: "k1") { () throws(AuthError) in
+                        fetches.increment()
+                        Thread.sleep(forTimeInterval: 0.002)
+                        return JWKSCacheTests.keySet("k1")
+                    }
+                    group.leave()
+                }.start()
             }
-            #expect(extraFetches == 0)
+            for _ in 0..<4 { start.signal() }
+            #expect(group.wait(timeout: .now() + 10) == .success)
+            extraFetches += fetches.value - 1
         }
+        #expect(extraFetches == 0)
     }
 
     @Test("a thread waiting for another's fetch gives up after maximumWait")

@@ -12,6 +12,8 @@ struct DotEnvFileTests {
         ("KEY=Test#123", "Test#123"),
         ("KEY=Test#123456 # the article's password", "Test#123456"),
         ("KEY=value # comment", "value"),
+        ("KEY=#not-a-comment", "#not-a-comment"),
+        ("KEY= #not-a-comment", "#not-a-comment"),
         ("KEY=value\t# comment", "value"),
         ("KEY=", ""),
         ("KEY=a=b=c", "a=b=c"),

@@ -114,3 +114,27 @@ def test_unknown_kids_do_not_hammer_the_provider(stack):
         assert_refused(stack, stack.idp.mint(header={"kid": f"made-up-{index}"}))
     # One refetch for the first unknown kid; the rest fall inside the 10 s rate limit.
     assert stack.idp.stats()["certs"] <= 1
+
+
+@pytest.mark.parametrize("alg", ["PS256", "ES256"])
+def test_other_signing_algorithms_verify(make_idp, make_stack, alg):
+    stack = make_stack(make_idp(alg=alg))
+    token = stack.token()
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"] == alg
+    assert stack.protected(token).status_code == 200
+
+
+@pytest.mark.parametrize("legacy_provider,server_suffix", [(True, ""), (False, "/auth")])
+def test_server_url_works_with_or_without_the_legacy_auth_prefix(make_idp, make_stack, legacy_provider, server_suffix):
+    # A Keycloak 16 layout (/auth/realms/...) configured without /auth, and a Keycloak 17+
+    # layout configured with the article's /auth suffix: discovery finds the right one.
+    idp = make_idp(legacy_auth_prefix=legacy_provider)
+    stack = make_stack(idp, env={"KEYCLOAK_SERVER_URL": idp.base_url + server_suffix + "/"})
+    assert stack.protected(stack.token()).status_code == 200
+
+
+@pytest.mark.parametrize("audience,status", [("fastapi-keycloak", 200), ("account", 200), ("billing-api", 401)])
+def test_audience_is_checked_against_aud_or_azp_when_configured(make_idp, make_stack, audience, status):
+    # Keycloak puts the client id in azp and "account" in aud.
+    stack = make_stack(make_idp(), env={"AUTH_AUDIENCE": audience})
+    assert stack.protected(stack.token()).status_code == status
