@@ -23,7 +23,10 @@ test-unit: ## Swift unit and router tests only
 test-integration: ## Integration tests only (needs a release build)
 	scripts/setup.sh && python3 -m pytest -q -p no:cacheprovider Tests/Integration
 
+bench: ## Benchmarks: /protected through TLS nginx next to nginx's own return 200
+	scripts/setup.sh && swift build -c release --product keycloak-fcgi && python3 bench/bench_protected.py
+
 clean: ## Remove build output and the local run directory
 	rm -rf .build .build-* .run
 
-.PHONY: help setup build run test test-unit test-integration clean
+.PHONY: help setup build run test test-unit test-integration bench clean

@@ -17,29 +17,33 @@ struct Base64URLTests {
         #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
     }
 
-    @Test("known vectors (RFC 4648 §10, unpadded)", arguments: [
-        ("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy"),
-    ])
+    @Test(
+        "known vectors (RFC 4648 §10, unpadded)",
+        arguments: [
+            ("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy"),
+        ])
     func vectors(plain: String, encoded: String) {
         #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
         #expect(Base64URL.decode(encoded) == Array(plain.utf8))
     }
 
-    @Test("rejects what is not canonical unpadded base64url", arguments: [
-        "Zg==",  // padding
-        "Zm8=",  // padding
-        "+_-_",  // '+' from the standard alphabet
-        "-/-_",  // '/' from the standard alphabet
-        "Zm9v Yg",  // inner space
-        "Zm9v\n",  // trailing newline
-        " Zm9v",  // leading space
-        "Zm9vY",  // length % 4 == 1
-        "A",  // length % 4 == 1
-        "QR",  // non-canonical: stray bits in the last character (canonical is "QQ")
-        "Zm9",  // three characters with stray low bits (canonical is "Zm8")
-        "Zm9vYmF5Zg=",  // padded tail
-        "Zm9vé",  // non-ASCII
-    ])
+    @Test(
+        "rejects what is not canonical unpadded base64url",
+        arguments: [
+            "Zg==",  // padding
+            "Zm8=",  // padding
+            "+_-_",  // '+' from the standard alphabet
+            "-/-_",  // '/' from the standard alphabet
+            "Zm9v Yg",  // inner space
+            "Zm9v\n",  // trailing newline
+            " Zm9v",  // leading space
+            "Zm9vY",  // length % 4 == 1
+            "A",  // length % 4 == 1
+            "QR",  // non-canonical: stray bits in the last character (canonical is "QQ")
+            "Zm9",  // three characters with stray low bits (canonical is "Zm8")
+            "Zm9vYmF5Zg=",  // padded tail
+            "Zm9vé",  // non-ASCII
+        ])
     func rejects(input: String) {
         #expect(Base64URL.decode(input) == nil)
     }

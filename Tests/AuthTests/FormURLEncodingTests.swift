@@ -7,13 +7,15 @@ struct FormURLEncodingTests {
         String(decoding: FormURLEncoding.encode(pairs), as: UTF8.self)
     }
 
-    @Test("encodes the article's password and awkward characters", arguments: [
-        ("Test#123456", "Test%23123456"),
-        ("p&ss+w%rd é#1", "p%26ss%2Bw%25rd+%C3%A9%231"),
-        ("a b  c", "a+b++c"),
-        ("safe-._*AZaz09", "safe-._*AZaz09"),
-        ("=/?", "%3D%2F%3F"),
-    ])
+    @Test(
+        "encodes the article's password and awkward characters",
+        arguments: [
+            ("Test#123456", "Test%23123456"),
+            ("p&ss+w%rd é#1", "p%26ss%2Bw%25rd+%C3%A9%231"),
+            ("a b  c", "a+b++c"),
+            ("safe-._*AZaz09", "safe-._*AZaz09"),
+            ("=/?", "%3D%2F%3F"),
+        ])
     func encodesValue(value: String, expected: String) {
         #expect(encoded([("password", value)]) == "password=\(expected)")
     }
@@ -31,18 +33,20 @@ struct FormURLEncodingTests {
         #expect(decoded.map(\.1) == pairs.map(\.1))
     }
 
-    @Test("decodes", arguments: [
-        ("a=b+c", "a", "b c"),
-        ("a=%41%62%2b", "a", "Ab+"),
-        ("a=%zz", "a", "%zz"),  // invalid escape kept literally
-        ("a=%4", "a", "%4"),  // truncated escape kept literally
-        ("a=100%", "a", "100%"),
-        ("a=%%41", "a", "%A"),
-        ("a=%FF%FE", "a", "\u{FFFD}\u{FFFD}"),  // not UTF-8
-        ("a=%C3%A9", "a", "é"),
-        ("a=x=y", "a", "x=y"),  // only the first '=' separates
-        ("a+b=c", "a b", "c"),
-    ])
+    @Test(
+        "decodes",
+        arguments: [
+            ("a=b+c", "a", "b c"),
+            ("a=%41%62%2b", "a", "Ab+"),
+            ("a=%zz", "a", "%zz"),  // invalid escape kept literally
+            ("a=%4", "a", "%4"),  // truncated escape kept literally
+            ("a=100%", "a", "100%"),
+            ("a=%%41", "a", "%A"),
+            ("a=%FF%FE", "a", "\u{FFFD}\u{FFFD}"),  // not UTF-8
+            ("a=%C3%A9", "a", "é"),
+            ("a=x=y", "a", "x=y"),  // only the first '=' separates
+            ("a+b=c", "a b", "c"),
+        ])
     func decodesSingle(body: String, key: String, value: String) {
         let pairs = FormURLEncoding.decode(Array(body.utf8))
         #expect(pairs.count == 1)

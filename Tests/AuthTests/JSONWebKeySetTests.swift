@@ -59,21 +59,50 @@ struct JSONWebKeySetTests {
         ("empty kid", { JWK.rsa(SigningKeys.rsaOther, kid: "", alg: "RS256") }),
         ("RSA 1024", { JWK.rsa(SigningKeys.rsa1024, kid: "bad", alg: "RS256") }),
         ("RSA 1024 without alg", { JWK.rsa(SigningKeys.rsa1024, kid: "bad") }),
-        ("OKP (Ed25519)", { ["kty": "OKP", "crv": "Ed25519", "kid": "bad", "use": "sig", "alg": "EdDSA", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"] }),
-        ("OKP without alg", { ["kty": "OKP", "crv": "Ed25519", "kid": "bad", "use": "sig", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"] }),
+        (
+            "OKP (Ed25519)",
+            {
+                [
+                    "kty": "OKP", "crv": "Ed25519", "kid": "bad", "use": "sig", "alg": "EdDSA",
+                    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                ]
+            }
+        ),
+        (
+            "OKP without alg",
+            { ["kty": "OKP", "crv": "Ed25519", "kid": "bad", "use": "sig", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"] }
+        ),
         ("oct (symmetric)", { ["kty": "oct", "kid": "bad", "k": "c2VjcmV0"] }),
         ("EC key with alg RS256", { JWK.p256(SigningKeys.p256, kid: "bad", alg: "RS256") }),
         ("RSA key with alg ES256", { JWK.rsa(SigningKeys.rsaOther, kid: "bad", alg: "ES256") }),
         ("P-384 key with alg ES256", { JWK.p384(SigningKeys.p384, kid: "bad", alg: "ES256") }),
         ("HS256 alg", { JWK.rsa(SigningKeys.rsaOther, kid: "bad", alg: "HS256") }),
-        ("RSA without n", { var jwk = JWK.rsa(SigningKeys.rsaOther, kid: "bad"); jwk["n"] = nil; return jwk }),
-        ("RSA with padded n", { var jwk = JWK.rsa(SigningKeys.rsaOther, kid: "bad"); jwk["n"] = (jwk["n"] as? String ?? "") + "="; return jwk }),
-        ("EC with unknown curve", { var jwk = JWK.p256(SigningKeys.p256, kid: "bad"); jwk["crv"] = "P-521"; return jwk }),
-        ("EC point not on the curve", {
-            var jwk = JWK.p256(SigningKeys.p256, kid: "bad", alg: nil)
-            jwk["y"] = Base64URL.encode([UInt8](repeating: 1, count: 32))
-            return jwk
-        }),
+        (
+            "RSA without n",
+            {
+                var jwk = JWK.rsa(SigningKeys.rsaOther, kid: "bad"); jwk["n"] = nil; return jwk
+            }
+        ),
+        (
+            "RSA with padded n",
+            {
+                var jwk = JWK.rsa(SigningKeys.rsaOther, kid: "bad"); jwk["n"] = (jwk["n"] as? String ?? "") + "="; return jwk
+            }
+        ),
+        (
+            "EC with unknown curve",
+            {
+                var jwk = JWK.p256(SigningKeys.p256, kid: "bad"); jwk["crv"] = "P-521"; return jwk
+            }
+        ),
+        (
+            "EC point not on the curve",
+            {
+                var jwk = JWK.p256(SigningKeys.p256, kid: "bad", alg: nil)
+                jwk["y"] = Base64URL.encode([UInt8](repeating: 1, count: 32))
+                return jwk
+            }
+        ),
         ("kty not a string", { ["kty": 1, "kid": "bad"] }),
         ("not an object", { ["kid": ["nested"]] }),
     ]
@@ -102,9 +131,11 @@ struct JSONWebKeySetTests {
         #expect(try JSONWebKeySet(json: Array(#"{"keys":[]}"#.utf8)).keys.isEmpty)
     }
 
-    @Test("refuses a document that is not a JWKS", arguments: [
-        "not json", "", "[]", "{}", #"{"keys":{}}"#, #"{"keys":null}"#, "<html>502 Bad Gateway</html>",
-    ])
+    @Test(
+        "refuses a document that is not a JWKS",
+        arguments: [
+            "not json", "", "[]", "{}", #"{"keys":{}}"#, #"{"keys":null}"#, "<html>502 Bad Gateway</html>",
+        ])
     func refusesDocument(text: String) {
         #expect {
             try JSONWebKeySet(json: Array(text.utf8))

@@ -152,7 +152,8 @@ struct JWKSCacheTests {
             try cache.signingKey(for: "k2") { () throws(AuthError) in throw AuthError(.identityProviderUnavailable, "down") }
         }
         #expect(error?.code == .unknownKeyID)
-        #expect(try cache.signingKey(for: "k1") { () throws(AuthError) in throw AuthError(.identityProviderUnavailable, "down") }.kid == "k1")
+        #expect(
+            try cache.signingKey(for: "k1") { () throws(AuthError) in throw AuthError(.identityProviderUnavailable, "down") }.kid == "k1")
     }
 
     @Test("refresh replaces the key set, so dropped keys stop being trusted")

@@ -18,7 +18,10 @@ struct JWTVerifierTests {
 
         var testDescription: String { "\(name) → \(expected.rawValue)" }
 
-        init(_ name: String, _ expected: AuthError.Code, audiences: [String] = [], allowed: Set<SignatureAlgorithm> = Set(SignatureAlgorithm.allCases), token: @escaping @Sendable () -> String) {
+        init(
+            _ name: String, _ expected: AuthError.Code, audiences: [String] = [],
+            allowed: Set<SignatureAlgorithm> = Set(SignatureAlgorithm.allCases), token: @escaping @Sendable () -> String
+        ) {
             self.name = name
             self.expected = expected
             self.policy = VerificationPolicy(audiences: audiences)
@@ -47,12 +50,16 @@ struct JWTVerifierTests {
         Refusal("header a JSON array", .malformedToken) { Base64URL.encode(Array("[\"RS256\"]".utf8)) + ".e30.AAAA" },
         Refusal("header without alg", .malformedToken) { TokenMinter.token(claims: F.claims(), header: ["kid": "rsa-current"]) },
         // Algorithm allow-list.
-        Refusal("alg none", .unsupportedAlgorithm) { TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: F.claims()) },
+        Refusal("alg none", .unsupportedAlgorithm) {
+            TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: F.claims())
+        },
         Refusal("HS256 keyed with the public key", .unsupportedAlgorithm) { hmacForgery() },
         Refusal("alg rs256 in lower case", .unsupportedAlgorithm) {
             TokenMinter.token(claims: F.claims(), header: ["alg": "rs256", "kid": "rsa-current"])
         },
-        Refusal("unknown alg", .unsupportedAlgorithm) { TokenMinter.token(claims: F.claims(), header: ["alg": "RS1024", "kid": "rsa-current"]) },
+        Refusal("unknown alg", .unsupportedAlgorithm) {
+            TokenMinter.token(claims: F.claims(), header: ["alg": "RS1024", "kid": "rsa-current"])
+        },
         Refusal("EdDSA", .unsupportedAlgorithm) { TokenMinter.unsigned(header: ["alg": "EdDSA", "kid": "ed"], claims: F.claims()) },
         Refusal("ES256 not among the allowed algorithms", .unsupportedAlgorithm, allowed: [.rs256]) {
             TokenMinter.token(claims: F.claims(), kid: "ec-p256", signer: .es256(SigningKeys.p256))
@@ -86,7 +93,8 @@ struct JWTVerifierTests {
         },
         Refusal("RS256 signature over a PS256-looking header", .signatureInvalid) {
             // Header says RS256 for an unpinned key, but the signature is PSS.
-            let input = Base64URL.encode(JSON.bytes(["alg": "RS256", "kid": "rsa-unpinned"])) + "." + Base64URL.encode(JSON.bytes(F.claims()))
+            let input =
+                Base64URL.encode(JSON.bytes(["alg": "RS256", "kid": "rsa-unpinned"])) + "." + Base64URL.encode(JSON.bytes(F.claims()))
             return input + "." + Base64URL.encode(TokenMinter.Signer.ps256(SigningKeys.rsaCurrent).sign(Array(input.utf8)))
         },
         Refusal("ES256 signature in DER instead of R||S", .signatureInvalid) { derSignedES256() },
@@ -121,7 +129,8 @@ struct JWTVerifierTests {
             TokenMinter.token(rawHeader: JSON.bytes(header), rawPayload: Array("[1,2]".utf8), signer: .rs256(SigningKeys.rsaCurrent))
         },
         Refusal("payload not base64url, correctly signed", .malformedToken) {
-            TokenMinter.signed(encodedHeader: Base64URL.encode(JSON.bytes(header)), encodedPayload: "e30=", signer: .rs256(SigningKeys.rsaCurrent))
+            TokenMinter.signed(
+                encodedHeader: Base64URL.encode(JSON.bytes(header)), encodedPayload: "e30=", signer: .rs256(SigningKeys.rsaCurrent))
         },
         // The order of the checks decides which error wins.
         Refusal("forged and expired: signature first", .signatureInvalid) {
@@ -167,16 +176,20 @@ struct JWTVerifierTests {
         }
     }
 
-    @Test("does not look a key up for a token refused before key selection", arguments: [
-        String(repeating: "a", count: 16 * 1024 + 1),
-        "abc.def",
-        TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: VerifierFixture.claims()),
-        TokenMinter.unsigned(header: ["alg": "HS256", "kid": "rsa-current"], claims: VerifierFixture.claims()),
-    ])
+    @Test(
+        "does not look a key up for a token refused before key selection",
+        arguments: [
+            String(repeating: "a", count: 16 * 1024 + 1),
+            "abc.def",
+            TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: VerifierFixture.claims()),
+            TokenMinter.unsigned(header: ["alg": "HS256", "kid": "rsa-current"], claims: VerifierFixture.claims()),
+        ])
     func noKeyLookupForJunk(token: String) {
         var lookups = 0
         #expect(throws: AuthError.self) {
-            try JWTVerifier(policy: VerificationPolicy()).verify(token, now: F.now, issuer: F.issuer, allowedAlgorithms: Set(SignatureAlgorithm.allCases)) { kid throws(AuthError) in
+            try JWTVerifier(policy: VerificationPolicy()).verify(
+                token, now: F.now, issuer: F.issuer, allowedAlgorithms: Set(SignatureAlgorithm.allCases)
+            ) { kid throws(AuthError) in
                 lookups += 1
                 throw AuthError(.unknownKeyID, kid)
             }
@@ -188,7 +201,8 @@ struct JWTVerifierTests {
     func keyLookupGetsKid() {
         var asked: [String] = []
         let error = #expect(throws: AuthError.self) {
-            try JWTVerifier(policy: VerificationPolicy()).verify(F.validToken(), now: F.now, issuer: F.issuer, allowedAlgorithms: [.rs256]) { kid throws(AuthError) in
+            try JWTVerifier(policy: VerificationPolicy()).verify(F.validToken(), now: F.now, issuer: F.issuer, allowedAlgorithms: [.rs256])
+            { kid throws(AuthError) in
                 asked.append(kid)
                 throw AuthError(.identityProviderUnavailable, "down")
             }
@@ -237,9 +251,11 @@ struct JWTVerifierTests {
         #expect(claims.resourceAccess?["account"]?.roles == ["manage-account", "view-profile"])
     }
 
-    @Test("accepts within the clock skew", arguments: [
-        ["exp": seconds - 29], ["exp": seconds + 1], ["nbf": seconds + 29], ["nbf": seconds - 100],
-    ] as [[String: Double]])
+    @Test(
+        "accepts within the clock skew",
+        arguments: [
+            ["exp": seconds - 29], ["exp": seconds + 1], ["nbf": seconds + 29], ["nbf": seconds - 100],
+        ] as [[String: Double]])
     func withinSkew(changes: [String: Double]) throws {
         #expect(throws: Never.self) { try F.verify(F.validToken(changes.mapValues { $0 as Any? })) }
     }

@@ -38,10 +38,11 @@ struct KeycloakClientTests {
         #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
         let form = FormURLEncoding.decode(try #require(request.body))
         #expect(form.map(\.0) == ["grant_type", "client_id", "client_secret", "username", "password", "scope"])
-        #expect(Dictionary(form, uniquingKeysWith: { a, _ in a }) == [
-            "grant_type": "password", "client_id": P.clientID, "client_secret": P.clientSecret,
-            "username": "abdullah+test@example.com", "password": P.password, "scope": "openid",
-        ])
+        #expect(
+            Dictionary(form, uniquingKeysWith: { a, _ in a }) == [
+                "grant_type": "password", "client_id": P.clientID, "client_secret": P.clientSecret,
+                "username": "abdullah+test@example.com", "password": P.password, "scope": "openid",
+            ])
         // '#', '&', '+', '%' and non-ASCII never appear raw on the wire.
         let raw = String(decoding: try #require(request.body), as: UTF8.self)
         #expect(!raw.contains("#") && !raw.contains("é") && !raw.contains("+w") && !raw.contains("%rd"))
@@ -57,53 +58,76 @@ struct KeycloakClientTests {
 
     struct Failure: Sendable, CustomTestStringConvertible {
         let name: String
-        let response: IncomingResponse?
-        let thrown: AuthError?
+        /// The transport's answer: a response, or an error it throws.
+        let outcome: Result<IncomingResponse, AuthError>
         let expected: AuthError.Code
         var testDescription: String { "\(name) → \(expected.rawValue)" }
 
         init(_ name: String, _ response: IncomingResponse, _ expected: AuthError.Code) {
             self.name = name
-            self.response = response
-            self.thrown = nil
+            self.outcome = .success(response)
             self.expected = expected
         }
 
         init(_ name: String, throwing error: AuthError, _ expected: AuthError.Code) {
             self.name = name
-            self.response = nil
-            self.thrown = error
+            self.outcome = .failure(error)
             self.expected = expected
         }
     }
 
     static let grantFailures: [Failure] = [
-        Failure("401 invalid_grant (Keycloak ≤ 26.5)", .json(401, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#), .invalidCredentials),
-        Failure("400 invalid_grant (Keycloak ≥ 26.6)", .json(400, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#), .invalidCredentials),
-        Failure("400 invalid_grant Account disabled", .json(400, #"{"error":"invalid_grant","error_description":"Account disabled"}"#), .invalidCredentials),
-        Failure("400 invalid_grant not fully set up", .json(400, #"{"error":"invalid_grant","error_description":"Account is not fully set up"}"#), .invalidCredentials),
-        Failure("401 unauthorized_client", .json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#), .identityProviderRejectedClient),
-        Failure("400 unauthorized_client (no direct grants)", .json(400, #"{"error":"unauthorized_client","error_description":"Client not allowed for direct access grants"}"#), .identityProviderRejectedClient),
-        Failure("401 invalid_client", .json(401, #"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#), .identityProviderRejectedClient),
-        Failure("400 invalid_request", .json(400, #"{"error":"invalid_request","error_description":"Missing parameter: username"}"#), .identityProviderError),
-        Failure("403 invalid_request HTTPS required", .json(403, #"{"error":"invalid_request","error_description":"HTTPS required"}"#), .identityProviderError),
+        Failure(
+            "401 invalid_grant (Keycloak ≤ 26.5)", .json(401, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#),
+            .invalidCredentials),
+        Failure(
+            "400 invalid_grant (Keycloak ≥ 26.6)", .json(400, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#),
+            .invalidCredentials),
+        Failure(
+            "400 invalid_grant Account disabled", .json(400, #"{"error":"invalid_grant","error_description":"Account disabled"}"#),
+            .invalidCredentials),
+        Failure(
+            "400 invalid_grant not fully set up",
+            .json(400, #"{"error":"invalid_grant","error_description":"Account is not fully set up"}"#), .invalidCredentials),
+        Failure(
+            "401 unauthorized_client",
+            .json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#),
+            .identityProviderRejectedClient),
+        Failure(
+            "400 unauthorized_client (no direct grants)",
+            .json(400, #"{"error":"unauthorized_client","error_description":"Client not allowed for direct access grants"}"#),
+            .identityProviderRejectedClient),
+        Failure(
+            "401 invalid_client",
+            .json(401, #"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#),
+            .identityProviderRejectedClient),
+        Failure(
+            "400 invalid_request", .json(400, #"{"error":"invalid_request","error_description":"Missing parameter: username"}"#),
+            .identityProviderError),
+        Failure(
+            "403 invalid_request HTTPS required", .json(403, #"{"error":"invalid_request","error_description":"HTTPS required"}"#),
+            .identityProviderError),
         Failure("500 HTML", .html(500), .identityProviderError),
         Failure("503 empty", IncomingResponse(status: 503, body: []), .identityProviderError),
         Failure("500 with an invalid_grant body", .json(500, #"{"error":"invalid_grant"}"#), .identityProviderError),
         Failure("200 HTML", .html(200), .identityProviderInvalidResponse),
-        Failure("200 JSON without access_token", .json(200, #"{"token_type":"Bearer","expires_in":300}"#), .identityProviderInvalidResponse),
+        Failure(
+            "200 JSON without access_token", .json(200, #"{"token_type":"Bearer","expires_in":300}"#), .identityProviderInvalidResponse),
         Failure("200 JSON array", .json(200, "[]"), .identityProviderInvalidResponse),
         Failure("404 HTML", .html(404), .identityProviderInvalidResponse),
         Failure("302 redirect", IncomingResponse(status: 302, body: []), .identityProviderInvalidResponse),
-        Failure("transport: unreachable", throwing: AuthError(.identityProviderUnavailable, "token: cannot connect"), .identityProviderUnavailable),
-        Failure("transport: response too large", throwing: AuthError(.identityProviderInvalidResponse, "token: response larger than the cap"), .identityProviderInvalidResponse),
+        Failure(
+            "transport: unreachable", throwing: AuthError(.identityProviderUnavailable, "token: cannot connect"),
+            .identityProviderUnavailable),
+        Failure(
+            "transport: response too large", throwing: AuthError(.identityProviderInvalidResponse, "token: response larger than the cap"),
+            .identityProviderInvalidResponse),
     ]
 
     @Test("passwordGrant maps provider failures", arguments: grantFailures)
     func passwordGrantFailure(_ failure: Failure) {
         let transport = FakeTransport { _ throws(AuthError) in
-            if let thrown = failure.thrown { throw thrown }
-            return failure.response!
+            try failure.outcome.get()
         }
         let error = #expect(throws: AuthError.self) {
             try client(transport).passwordGrant(username: "abdullah", password: P.password)
@@ -178,9 +202,10 @@ struct KeycloakClientTests {
         let metadata = try client(transport, provider: P.provider(discovered: false)).discover()
         #expect(metadata.issuer == P.legacyIssuer)
         #expect(metadata.tokenEndpoint == P.legacyIssuer + "/protocol/openid-connect/token")
-        #expect(transport.requests.map(\.url) == [
-            P.issuer + "/.well-known/openid-configuration", P.legacyIssuer + "/.well-known/openid-configuration",
-        ])
+        #expect(
+            transport.requests.map(\.url) == [
+                P.issuer + "/.well-known/openid-configuration", P.legacyIssuer + "/.well-known/openid-configuration",
+            ])
     }
 
     @Test("discover: every candidate 404 is identityProviderError")
@@ -199,16 +224,19 @@ struct KeycloakClientTests {
         #expect(transport.requests.count == 1)
     }
 
-    @Test("discover failures", arguments: [
-        Failure("500", .html(500), .identityProviderError),
-        Failure("200 not JSON", .html(200), .identityProviderInvalidResponse),
-        Failure("200 without jwks_uri", .json(200, #"{"issuer":"https://sso.example.com/realms/testing","token_endpoint":"x"}"#), .identityProviderInvalidResponse),
-        Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "discovery: timed out"), .identityProviderUnavailable),
-    ])
+    @Test(
+        "discover failures",
+        arguments: [
+            Failure("500", .html(500), .identityProviderError),
+            Failure("200 not JSON", .html(200), .identityProviderInvalidResponse),
+            Failure(
+                "200 without jwks_uri", .json(200, #"{"issuer":"https://sso.example.com/realms/testing","token_endpoint":"x"}"#),
+                .identityProviderInvalidResponse),
+            Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "discovery: timed out"), .identityProviderUnavailable),
+        ])
     func discoverFailure(_ failure: Failure) {
         let transport = FakeTransport { _ throws(AuthError) in
-            if let thrown = failure.thrown { throw thrown }
-            return failure.response!
+            try failure.outcome.get()
         }
         let error = #expect(throws: AuthError.self) { try client(transport, provider: P.provider(discovered: false)).discover() }
         #expect(error?.code == failure.expected)
@@ -228,7 +256,11 @@ struct KeycloakClientTests {
 
     @Test("userinfo sends the bearer token to the discovered endpoint and decodes the claims")
     func userinfo() throws {
-        let transport = FakeTransport(.json(200, #"{"sub":"0f1e","email_verified":true,"name":"Abdullah Alqahtani","preferred_username":"abdullah","given_name":"Abdullah","family_name":"Alqahtani","email":"abdullah@example.com"}"#))
+        let transport = FakeTransport(
+            .json(
+                200,
+                #"{"sub":"0f1e","email_verified":true,"name":"Abdullah Alqahtani","preferred_username":"abdullah","given_name":"Abdullah","family_name":"Alqahtani","email":"abdullah@example.com"}"#
+            ))
         let claims = try client(transport).userinfo(accessToken: "a.b.c")
         #expect(claims == UserinfoClaimsExpectation.abdullah)
         let request = try #require(transport.requests.only)
@@ -238,18 +270,23 @@ struct KeycloakClientTests {
         #expect(request.headers.map(\.value) == ["Bearer a.b.c"])
     }
 
-    @Test("userinfo refusals", arguments: [
-        Failure("401 invalid_token", .json(401, #"{"error":"invalid_token","error_description":"Token verification failed"}"#), .tokenRejectedByProvider),
-        Failure("403 insufficient_scope", .json(403, #"{"error":"insufficient_scope","error_description":"Missing openid scope"}"#), .tokenRejectedByProvider),
-        Failure("401 without a body", IncomingResponse(status: 401, body: []), .tokenRejectedByProvider),
-        Failure("500", .html(500), .identityProviderError),
-        Failure("200 HTML", .html(200), .identityProviderInvalidResponse),
-        Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "userinfo: timed out"), .identityProviderUnavailable),
-    ])
+    @Test(
+        "userinfo refusals",
+        arguments: [
+            Failure(
+                "401 invalid_token", .json(401, #"{"error":"invalid_token","error_description":"Token verification failed"}"#),
+                .tokenRejectedByProvider),
+            Failure(
+                "403 insufficient_scope", .json(403, #"{"error":"insufficient_scope","error_description":"Missing openid scope"}"#),
+                .tokenRejectedByProvider),
+            Failure("401 without a body", IncomingResponse(status: 401, body: []), .tokenRejectedByProvider),
+            Failure("500", .html(500), .identityProviderError),
+            Failure("200 HTML", .html(200), .identityProviderInvalidResponse),
+            Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "userinfo: timed out"), .identityProviderUnavailable),
+        ])
     func userinfoFailure(_ failure: Failure) {
         let transport = FakeTransport { _ throws(AuthError) in
-            if let thrown = failure.thrown { throw thrown }
-            return failure.response!
+            try failure.outcome.get()
         }
         let error = #expect(throws: AuthError.self) { try client(transport).userinfo(accessToken: "header.payload.signature") }
         #expect(error?.code == failure.expected)
@@ -270,25 +307,30 @@ struct KeycloakClientTests {
 
     @Test("fetchKeys gets the discovered jwks_uri and parses it")
     func fetchKeys() throws {
-        let transport = FakeTransport(IncomingResponse(status: 200, contentType: "application/json", body: JWK.set([
-            JWK.rsa(SigningKeys.rsaOther, kid: "enc", alg: "RSA-OAEP", use: "enc"),
-            JWK.rsa(SigningKeys.rsaCurrent, kid: "sig", alg: "RS256"),
-        ])))
+        let transport = FakeTransport(
+            IncomingResponse(
+                status: 200, contentType: "application/json",
+                body: JWK.set([
+                    JWK.rsa(SigningKeys.rsaOther, kid: "enc", alg: "RSA-OAEP", use: "enc"),
+                    JWK.rsa(SigningKeys.rsaCurrent, kid: "sig", alg: "RS256"),
+                ])))
         let keys = try client(transport).fetchKeys()
         #expect(Array(keys.keys.keys) == ["sig"])
         #expect(transport.requests.map(\.url) == [P.jwksURI])
     }
 
-    @Test("fetchKeys failures", arguments: [
-        Failure("500", .html(500), .identityProviderError),
-        Failure("204", IncomingResponse(status: 204, body: []), .identityProviderInvalidResponse),
-        Failure("200 not JSON", .html(200), .identityProviderInvalidResponse),
-        Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "certs: cannot connect"), .identityProviderUnavailable),
-    ])
+    @Test(
+        "fetchKeys failures",
+        arguments: [
+            Failure("500", .html(500), .identityProviderError),
+            Failure("204", IncomingResponse(status: 204, body: []), .identityProviderInvalidResponse),
+            Failure("200 not JSON", .html(200), .identityProviderInvalidResponse),
+            Failure(
+                "unreachable", throwing: AuthError(.identityProviderUnavailable, "certs: cannot connect"), .identityProviderUnavailable),
+        ])
     func fetchKeysFailure(_ failure: Failure) {
         let transport = FakeTransport { _ throws(AuthError) in
-            if let thrown = failure.thrown { throw thrown }
-            return failure.response!
+            try failure.outcome.get()
         }
         let error = #expect(throws: AuthError.self) { try client(transport).fetchKeys() }
         #expect(error?.code == failure.expected)
@@ -298,7 +340,10 @@ struct KeycloakClientTests {
 enum UserinfoClaimsExpectation {
     static let abdullah: UserinfoClaims = {
         do {
-            return try JSONDecoder().decode(UserinfoClaims.self, from: Data(#"{"sub":"0f1e","preferred_username":"abdullah","email":"abdullah@example.com","name":"Abdullah Alqahtani"}"#.utf8))
+            return try JSONDecoder().decode(
+                UserinfoClaims.self,
+                from: Data(
+                    #"{"sub":"0f1e","preferred_username":"abdullah","email":"abdullah@example.com","name":"Abdullah Alqahtani"}"#.utf8))
         } catch {
             fatalError("\(error)")
         }

@@ -64,7 +64,9 @@ struct ProviderCallLimiterTests {
                 for _ in 0..<50 {
                     do {
                         try limiter.withSlot("x") { () throws(AuthError) in
-                            let now = inside.withLock { $0 += 1; return $0 }
+                            let now = inside.withLock {
+                                $0 += 1; return $0
+                            }
                             highest.withLock { $0 = max($0, now) }
                             Thread.sleep(forTimeInterval: 0.0002)
                             inside.withLock { $0 -= 1 }

@@ -1,4 +1,5 @@
 import Auth
+import Foundation
 import Logging
 import Testing
 
@@ -14,18 +15,25 @@ struct AppConfigurationTests {
         "KEYCLOAK_CLIENT_SECRET": secret,
     ]
 
-    private func load(_ environment: [String: String], dotEnv: [String: String] = [:], files: [String: String] = [:]) throws(ConfigurationError) -> AppConfiguration {
+    private func load(_ environment: [String: String], dotEnv: [String: String] = [:], files: [String: String] = [:])
+        throws(ConfigurationError) -> AppConfiguration
+    {
         try AppConfiguration.load(environment: environment, dotEnv: dotEnv, readFile: { files[$0] })
     }
 
-    private func problems(_ environment: [String: String], dotEnv: [String: String] = [:], files: [String: String] = [:]) -> ConfigurationError? {
+    private func problems(_ environment: [String: String], dotEnv: [String: String] = [:], files: [String: String] = [:])
+        -> ConfigurationError?
+    {
         #expect(throws: ConfigurationError.self) { try load(environment, dotEnv: dotEnv, files: files) }
     }
 
     @Test("defaults")
     func defaults() throws {
         let configuration = try load(Self.minimal)
-        #expect(configuration.provider.issuerCandidates == ["http://localhost:8080/realms/testing", "http://localhost:8080/auth/realms/testing"])
+        #expect(
+            configuration.provider.issuerCandidates == [
+                "http://localhost:8080/realms/testing", "http://localhost:8080/auth/realms/testing",
+            ])
         #expect(configuration.provider.clientID == "fastapi-keycloak")
         #expect(configuration.provider.clientSecret.value == Self.secret)
         #expect(configuration.provider.limits.connectTimeout == .seconds(3))
@@ -75,7 +83,10 @@ struct AppConfigurationTests {
     func precedence() throws {
         let configuration = try load(
             ["KEYCLOAK_REALM": "from-env", "KEYCLOAK_CLIENT_SECRET": Self.secret],
-            dotEnv: ["KEYCLOAK_REALM": "from-dotenv", "KEYCLOAK_SERVER_URL": "https://kc.example.com", "KEYCLOAK_CLIENT_ID": "dotenv-client", "KEYCLOAK_CLIENT_SECRET": "dotenv-secret"])
+            dotEnv: [
+                "KEYCLOAK_REALM": "from-dotenv", "KEYCLOAK_SERVER_URL": "https://kc.example.com", "KEYCLOAK_CLIENT_ID": "dotenv-client",
+                "KEYCLOAK_CLIENT_SECRET": "dotenv-secret",
+            ])
         #expect(configuration.provider.issuerCandidates.first == "https://kc.example.com/realms/from-env")
         #expect(configuration.provider.clientID == "dotenv-client")
         #expect(configuration.provider.clientSecret.value == Self.secret)
@@ -108,19 +119,26 @@ struct AppConfigurationTests {
         var testDescription: String { "\(key)=\(value)" }
     }
 
-    @Test("refuses a bad value, naming its key", arguments: [
-        BadValue(key: "FCGI_WORKERS", value: "0"), BadValue(key: "FCGI_WORKERS", value: "1025"), BadValue(key: "FCGI_WORKERS", value: "four"),
-        BadValue(key: "AUTH_VERIFY", value: "foo"), BadValue(key: "FCGI_LISTEN", value: "unix:rel"), BadValue(key: "FCGI_LISTEN", value: "9000"),
-        BadValue(key: "KEYCLOAK_SERVER_URL", value: "ftp://x"), BadValue(key: "KEYCLOAK_SERVER_URL", value: "localhost:8080"),
-        BadValue(key: "KEYCLOAK_SERVER_URL", value: "http://"), BadValue(key: "KEYCLOAK_SERVER_URL", value: "https://kc.example.com?x=1"),
-        BadValue(key: "LOG_LEVEL", value: "loud"), BadValue(key: "FCGI_SOCKET_MODE", value: "999"), BadValue(key: "FCGI_SOCKET_MODE", value: "1777"),
-        BadValue(key: "KEYCLOAK_TIMEOUT_SECONDS", value: "0"), BadValue(key: "KEYCLOAK_TIMEOUT_SECONDS", value: "nan"),
-        BadValue(key: "KEYCLOAK_CONNECT_TIMEOUT_SECONDS", value: "-1"), BadValue(key: "AUTH_CLOCK_SKEW_SECONDS", value: "inf"),
-        BadValue(key: "AUTH_JWKS_REFRESH_SECONDS", value: "1"), BadValue(key: "MAX_BODY_BYTES", value: "10"),
-        BadValue(key: "FCGI_BACKLOG", value: "0"), BadValue(key: "KEYCLOAK_MAX_CONCURRENT_CALLS", value: "0"),
-        BadValue(key: "KEYCLOAK_REALM", value: "testing/../master"), BadValue(key: "KEYCLOAK_ISSUER", value: "sso.example.com/realms/x"),
-        BadValue(key: "KEYCLOAK_CA_FILE", value: "/missing.pem"),
-    ])
+    @Test(
+        "refuses a bad value, naming its key",
+        arguments: [
+            BadValue(key: "FCGI_WORKERS", value: "0"), BadValue(key: "FCGI_WORKERS", value: "1025"),
+            BadValue(key: "FCGI_WORKERS", value: "four"),
+            BadValue(key: "AUTH_VERIFY", value: "foo"), BadValue(key: "FCGI_LISTEN", value: "unix:rel"),
+            BadValue(key: "FCGI_LISTEN", value: "9000"),
+            BadValue(key: "KEYCLOAK_SERVER_URL", value: "ftp://x"), BadValue(key: "KEYCLOAK_SERVER_URL", value: "localhost:8080"),
+            BadValue(key: "KEYCLOAK_SERVER_URL", value: "http://"),
+            BadValue(key: "KEYCLOAK_SERVER_URL", value: "https://kc.example.com?x=1"),
+            BadValue(key: "LOG_LEVEL", value: "loud"), BadValue(key: "FCGI_SOCKET_MODE", value: "999"),
+            BadValue(key: "FCGI_SOCKET_MODE", value: "1777"),
+            BadValue(key: "KEYCLOAK_TIMEOUT_SECONDS", value: "0"), BadValue(key: "KEYCLOAK_TIMEOUT_SECONDS", value: "nan"),
+            BadValue(key: "KEYCLOAK_CONNECT_TIMEOUT_SECONDS", value: "-1"), BadValue(key: "AUTH_CLOCK_SKEW_SECONDS", value: "inf"),
+            BadValue(key: "AUTH_JWKS_REFRESH_SECONDS", value: "1"), BadValue(key: "MAX_BODY_BYTES", value: "10"),
+            BadValue(key: "FCGI_BACKLOG", value: "0"), BadValue(key: "KEYCLOAK_MAX_CONCURRENT_CALLS", value: "0"),
+            BadValue(key: "KEYCLOAK_REALM", value: "testing/../master"),
+            BadValue(key: "KEYCLOAK_ISSUER", value: "sso.example.com/realms/x"),
+            BadValue(key: "KEYCLOAK_CA_FILE", value: "/missing.pem"),
+        ])
     func badValue(_ bad: BadValue) {
         var environment = Self.minimal
         environment[bad.key] = bad.value
@@ -153,10 +171,12 @@ struct AppConfigurationTests {
         #expect(crlf.provider.clientSecret.value == Self.secret)
     }
 
-    @Test("secret file problems", arguments: [
-        ("/run/secrets/kc", [String: String](), "cannot read"),
-        ("/run/secrets/kc", ["/run/secrets/kc": "\n"], "empty"),
-    ])
+    @Test(
+        "secret file problems",
+        arguments: [
+            ("/run/secrets/kc", [String: String](), "cannot read"),
+            ("/run/secrets/kc", ["/run/secrets/kc": "\n"], "empty"),
+        ])
     func secretFileProblems(path: String, files: [String: String], reason: String) {
         var environment = Self.minimal
         environment["KEYCLOAK_CLIENT_SECRET"] = nil
@@ -183,18 +203,22 @@ struct AppConfigurationTests {
             "KEYCLOAK_CLIENT_ID": "c", "KEYCLOAK_CLIENT_SECRET": "s",
         ])
         #expect(configuration.provider.issuerCandidates == ["https://login.example.com/realms/prod"])
-        let withoutServer = try load(["KEYCLOAK_ISSUER": "https://login.example.com/realms/prod", "KEYCLOAK_CLIENT_ID": "c", "KEYCLOAK_CLIENT_SECRET": "s"])
+        let withoutServer = try load([
+            "KEYCLOAK_ISSUER": "https://login.example.com/realms/prod", "KEYCLOAK_CLIENT_ID": "c", "KEYCLOAK_CLIENT_SECRET": "s",
+        ])
         #expect(withoutServer.provider.issuerCandidates == ["https://login.example.com/realms/prod"])
     }
 
-    @Test("the server URL yields both issuer candidates, the given layout first", arguments: [
-        ("https://sso.example.com", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
-        ("https://sso.example.com/", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
-        ("https://sso.example.com//", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
-        ("https://sso.example.com/auth", ["https://sso.example.com/auth/realms/testing", "https://sso.example.com/realms/testing"]),
-        ("https://sso.example.com/auth/", ["https://sso.example.com/auth/realms/testing", "https://sso.example.com/realms/testing"]),
-        ("http://keycloak:8080/kc", ["http://keycloak:8080/kc/realms/testing", "http://keycloak:8080/kc/auth/realms/testing"]),
-    ])
+    @Test(
+        "the server URL yields both issuer candidates, the given layout first",
+        arguments: [
+            ("https://sso.example.com", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
+            ("https://sso.example.com/", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
+            ("https://sso.example.com//", ["https://sso.example.com/realms/testing", "https://sso.example.com/auth/realms/testing"]),
+            ("https://sso.example.com/auth", ["https://sso.example.com/auth/realms/testing", "https://sso.example.com/realms/testing"]),
+            ("https://sso.example.com/auth/", ["https://sso.example.com/auth/realms/testing", "https://sso.example.com/realms/testing"]),
+            ("http://keycloak:8080/kc", ["http://keycloak:8080/kc/realms/testing", "http://keycloak:8080/kc/auth/realms/testing"]),
+        ])
     func issuerCandidates(server: String, expected: [String]) throws {
         var environment = Self.minimal
         environment["KEYCLOAK_SERVER_URL"] = server
@@ -208,21 +232,25 @@ struct AppConfigurationTests {
         #expect(try load(environment).provider.issuerCandidates.first == "http://localhost:8080/realms/my%20realm")
     }
 
-    @Test("AUTH_AUDIENCE is a list separated by commas or spaces", arguments: [
-        ("fastapi-keycloak", ["fastapi-keycloak"]),
-        ("a,b", ["a", "b"]),
-        (" a, b  c ,,d ", ["a", "b", "c", "d"]),
-        ("", []),
-    ])
+    @Test(
+        "AUTH_AUDIENCE is a list separated by commas or spaces",
+        arguments: [
+            ("fastapi-keycloak", ["fastapi-keycloak"]),
+            ("a,b", ["a", "b"]),
+            (" a, b  c ,,d ", ["a", "b", "c", "d"]),
+            ("", []),
+        ])
     func audiences(text: String, expected: [String]) throws {
         var environment = Self.minimal
         environment["AUTH_AUDIENCE"] = text
         #expect(try load(environment).policy.audiences == expected)
     }
 
-    @Test("KEYCLOAK_MAX_CONCURRENT_CALLS defaults to the workers minus a quarter, keeping two free", arguments: [
-        (16, 12), (8, 6), (4, 2), (3, 1), (2, 1), (1, 1), (100, 75),
-    ])
+    @Test(
+        "KEYCLOAK_MAX_CONCURRENT_CALLS defaults to the workers minus a quarter, keeping two free",
+        arguments: [
+            (16, 12), (8, 6), (4, 2), (3, 1), (2, 1), (1, 1), (100, 75),
+        ])
     func concurrentCallsDefault(workers: Int, expected: Int) throws {
         var environment = Self.minimal
         environment["FCGI_WORKERS"] = String(workers)
@@ -237,6 +265,37 @@ struct AppConfigurationTests {
         #expect(problems(environment)?.keys == ["KEYCLOAK_MAX_CONCURRENT_CALLS"])
         environment["KEYCLOAK_MAX_CONCURRENT_CALLS"] = "4"
         #expect(try load(environment).maximumConcurrentProviderCalls == 4)
+    }
+
+    @Test("readTextFile reads files and /dev/null; refuses missing files, directories and files over 1 MiB")
+    func readTextFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kfc-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = directory.appendingPathComponent("secret").path
+        try Data((Self.secret + "\n").utf8).write(to: URL(fileURLWithPath: secret))
+        #expect(AppConfiguration.readTextFile(secret) == Self.secret + "\n")
+        #expect(AppConfiguration.readTextFile("/dev/null") == "")
+        #expect(AppConfiguration.readTextFile(directory.appendingPathComponent("missing").path) == nil)
+        #expect(AppConfiguration.readTextFile(directory.path) == nil)  // a directory
+
+        let large = directory.appendingPathComponent("large").path
+        try Data(repeating: UInt8(ascii: "x"), count: (1 << 20) + 1).write(to: URL(fileURLWithPath: large))
+        #expect(AppConfiguration.readTextFile(large) == nil)
+        let limit = directory.appendingPathComponent("limit").path
+        try Data(repeating: UInt8(ascii: "x"), count: 1 << 20).write(to: URL(fileURLWithPath: limit))
+        #expect(AppConfiguration.readTextFile(limit)?.utf8.count == 1 << 20)
+    }
+
+    @Test("the default reader loads KEYCLOAK_CLIENT_SECRET_FILE from disk")
+    func secretFileFromDisk() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kfc-secret-\(UUID().uuidString)").path
+        try Data((Self.secret + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var environment = Self.minimal
+        environment["KEYCLOAK_CLIENT_SECRET"] = nil
+        environment["KEYCLOAK_CLIENT_SECRET_FILE"] = path
+        #expect(try AppConfiguration.load(environment: environment).provider.clientSecret.value == Self.secret)
     }
 
     @Test("every key is documented in AppConfiguration.keys")

@@ -45,13 +45,18 @@ struct HTTPResponseErrorsTests {
         #expect(HTTPResponse(error: .auth(AuthError(.identityProviderBusy))).header("Retry-After") != nil)
     }
 
-    @Test("the other handler errors", arguments: [
-        (HandlerError.notFound, 404, #"{"detail":"Not Found"}"#),
-        (.methodNotAllowed(allowed: ["GET", "HEAD"]), 405, #"{"detail":"Method Not Allowed"}"#),
-        (.malformedBody, 400, #"{"detail":"There was an error parsing the body"}"#),
-        (.missingFields(["username"]), 422, #"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}"#),
-        (.bodyTooLarge(limit: 65536), 413, #"{"detail":"Request body too large (limit 65536 bytes)"}"#),
-    ])
+    @Test(
+        "the other handler errors",
+        arguments: [
+            (HandlerError.notFound, 404, #"{"detail":"Not Found"}"#),
+            (.methodNotAllowed(allowed: ["GET", "HEAD"]), 405, #"{"detail":"Method Not Allowed"}"#),
+            (.malformedBody, 400, #"{"detail":"There was an error parsing the body"}"#),
+            (
+                .missingFields(["username"]), 422,
+                #"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}"#
+            ),
+            (.bodyTooLarge(limit: 65536), 413, #"{"detail":"Request body too large (limit 65536 bytes)"}"#),
+        ])
     func handlerError(error: HandlerError, status: Int, body: String) {
         let response = HTTPResponse(error: error)
         #expect(response.status.code == status)

@@ -4,13 +4,15 @@ import Testing
 
 @Suite("ListenAddress")
 struct ListenAddressTests {
-    @Test("parses", arguments: [
-        ("unix:/run/keycloak-fcgi.sock", ListenAddress.unix(path: "/run/keycloak-fcgi.sock")),
-        ("127.0.0.1:9000", .tcp(host: "127.0.0.1", port: 9000)),
-        ("localhost:1", .tcp(host: "localhost", port: 1)),
-        ("0.0.0.0:65535", .tcp(host: "0.0.0.0", port: 65535)),
-        (":9000", .tcp(host: "", port: 9000)),
-    ])
+    @Test(
+        "parses",
+        arguments: [
+            ("unix:/run/keycloak-fcgi.sock", ListenAddress.unix(path: "/run/keycloak-fcgi.sock")),
+            ("127.0.0.1:9000", .tcp(host: "127.0.0.1", port: 9000)),
+            ("localhost:1", .tcp(host: "localhost", port: 1)),
+            ("0.0.0.0:65535", .tcp(host: "0.0.0.0", port: 65535)),
+            (":9000", .tcp(host: "", port: 9000)),
+        ])
     func parses(text: String, expected: ListenAddress) {
         #expect(ListenAddress(text) == expected)
     }
@@ -26,12 +28,14 @@ struct ListenAddressTests {
         #expect(ListenAddress("127.0.0.1:9000")?.socketPath == "127.0.0.1:9000")
     }
 
-    @Test("refuses", arguments: [
-        "", "unix:", "unix:rel", "unix:relative/path.sock", "unix:/tmp/a:b.sock",
-        "unix:/" + String(repeating: "x", count: 107),
-        "9000", "localhost", "localhost:", "localhost:0", "localhost:65536", "localhost:-1", "localhost:http",
-        "[::1]:9000", "::1:9000", "host/x:9000", "tcp://127.0.0.1:9000",
-    ])
+    @Test(
+        "refuses",
+        arguments: [
+            "", "unix:", "unix:rel", "unix:relative/path.sock", "unix:/tmp/a:b.sock",
+            "unix:/" + String(repeating: "x", count: 107),
+            "9000", "localhost", "localhost:", "localhost:0", "localhost:65536", "localhost:-1", "localhost:http",
+            "[::1]:9000", "::1:9000", "host/x:9000", "tcp://127.0.0.1:9000",
+        ])
     func refuses(text: String) {
         #expect(ListenAddress(text) == nil)
     }

@@ -6,7 +6,9 @@ import Testing
 @Suite("LoginHandler")
 struct LoginHandlerTests {
     static func missing(_ fields: String...) -> String {
-        #"{"detail":["# + fields.map { #"{"type":"missing","loc":["body",""# + $0 + #""],"msg":"Field required","input":null}"# }.joined(separator: ",") + "]}"
+        #"{"detail":["#
+            + fields.map { #"{"type":"missing","loc":["body",""# + $0 + #""],"msg":"Field required","input":null}"# }.joined(separator: ",")
+            + "]}"
     }
 
     /// The form the provider received, as pairs in order.
@@ -17,11 +19,14 @@ struct LoginHandlerTests {
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
 
-    private func expectGrant(_ app: AppHarness, username: String, password: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(try grantForm(app) == [
-            "grant_type": "password", "client_id": Tokens.clientID, "client_secret": FakeIdentityProvider.secret,
-            "username": username, "password": password, "scope": "openid",
-        ], sourceLocation: sourceLocation)
+    private func expectGrant(_ app: AppHarness, username: String, password: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
+        #expect(
+            try grantForm(app) == [
+                "grant_type": "password", "client_id": Tokens.clientID, "client_secret": FakeIdentityProvider.secret,
+                "username": username, "password": password, "scope": "openid",
+            ], sourceLocation: sourceLocation)
     }
 
     @Test("the seed's curl walk-through: urlencoded with a raw '#' in the password")
@@ -30,18 +35,23 @@ struct LoginHandlerTests {
         let response = app.postForm("username=abdullah&password=Test#123456")
         #expect(response.status == .ok)
         let token = Tokens.token()
-        expectBody(response, #"{"access_token":"\#(token)","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#)
+        expectBody(
+            response,
+            #"{"access_token":"\#(token)","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#
+        )
         #expect(response.header("Content-Type") == "application/json")
         #expect(response.header("Cache-Control") == "no-store")
         try expectGrant(app, username: "abdullah", password: "Test#123456")
     }
 
-    @Test("urlencoded values are decoded before they are sent on", arguments: [
-        ("username=abdullah&password=Test%23123456", "abdullah", "Test#123456"),
-        ("password=p%26ss%2Bw%25rd+%C3%A9%231&username=a+b", "a b", "p&ss+w%rd é#1"),
-        ("username=x&password=first&password=last", "x", "last"),
-        ("username=x&password=100%", "x", "100%"),
-    ])
+    @Test(
+        "urlencoded values are decoded before they are sent on",
+        arguments: [
+            ("username=abdullah&password=Test%23123456", "abdullah", "Test#123456"),
+            ("password=p%26ss%2Bw%25rd+%C3%A9%231&username=a+b", "a b", "p&ss+w%rd é#1"),
+            ("username=x&password=first&password=last", "x", "last"),
+            ("username=x&password=100%", "x", "100%"),
+        ])
     func urlencodedDecoding(body: String, username: String, password: String) throws {
         let app = try AppHarness()
         #expect(app.postForm(body).status == .ok)
@@ -51,7 +61,8 @@ struct LoginHandlerTests {
     @Test("content type parameters and case do not matter")
     func contentTypeParameters() throws {
         let app = try AppHarness()
-        #expect(app.postForm("username=abdullah&password=pw", contentType: "Application/X-WWW-Form-URLEncoded; charset=UTF-8").status == .ok)
+        #expect(
+            app.postForm("username=abdullah&password=pw", contentType: "Application/X-WWW-Form-URLEncoded; charset=UTF-8").status == .ok)
     }
 
     @Test("multipart/form-data is accepted, as FastAPI does", arguments: ["----kfc-boundary", "\"----kfc-boundary\""])
@@ -68,7 +79,10 @@ struct LoginHandlerTests {
         ].joined()
         let response = app.postForm(body, contentType: "multipart/form-data; boundary=\(boundaryParameter)")
         #expect(response.status == .ok)
-        expectBody(response, #"{"access_token":"\#(Tokens.token())","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#)
+        expectBody(
+            response,
+            #"{"access_token":"\#(Tokens.token())","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#
+        )
         try expectGrant(app, username: "abdullah", password: "Test#123456 é&+")
     }
 
@@ -89,16 +103,31 @@ struct LoginHandlerTests {
         var testDescription: String { name }
     }
 
-    @Test("missing fields are 422 in FastAPI's shape, without a provider call", arguments: [
-        Invalid(name: "no password", contentType: "application/x-www-form-urlencoded", body: "username=abdullah", expected: missing("password")),
-        Invalid(name: "no username", contentType: "application/x-www-form-urlencoded", body: "password=x", expected: missing("username")),
-        Invalid(name: "empty body", contentType: "application/x-www-form-urlencoded", body: "", expected: missing("username", "password")),
-        Invalid(name: "empty values", contentType: "application/x-www-form-urlencoded", body: "username=&password=", expected: missing("username", "password")),
-        Invalid(name: "empty password", contentType: "application/x-www-form-urlencoded", body: "username=abdullah&password=", expected: missing("password")),
-        Invalid(name: "JSON body", contentType: "application/json", body: #"{"username":"abdullah","password":"Test#123456"}"#, expected: missing("username", "password")),
-        Invalid(name: "no content type", contentType: nil, body: "username=abdullah&password=x", expected: missing("username", "password")),
-        Invalid(name: "text/plain", contentType: "text/plain", body: "username=abdullah&password=x", expected: missing("username", "password")),
-    ])
+    @Test(
+        "missing fields are 422 in FastAPI's shape, without a provider call",
+        arguments: [
+            Invalid(
+                name: "no password", contentType: "application/x-www-form-urlencoded", body: "username=abdullah",
+                expected: missing("password")),
+            Invalid(
+                name: "no username", contentType: "application/x-www-form-urlencoded", body: "password=x", expected: missing("username")),
+            Invalid(
+                name: "empty body", contentType: "application/x-www-form-urlencoded", body: "", expected: missing("username", "password")),
+            Invalid(
+                name: "empty values", contentType: "application/x-www-form-urlencoded", body: "username=&password=",
+                expected: missing("username", "password")),
+            Invalid(
+                name: "empty password", contentType: "application/x-www-form-urlencoded", body: "username=abdullah&password=",
+                expected: missing("password")),
+            Invalid(
+                name: "JSON body", contentType: "application/json", body: #"{"username":"abdullah","password":"Test#123456"}"#,
+                expected: missing("username", "password")),
+            Invalid(
+                name: "no content type", contentType: nil, body: "username=abdullah&password=x", expected: missing("username", "password")),
+            Invalid(
+                name: "text/plain", contentType: "text/plain", body: "username=abdullah&password=x",
+                expected: missing("username", "password")),
+        ])
     func missingFields(_ invalid: Invalid) throws {
         let app = try AppHarness()
         let response = app.postForm(invalid.body, contentType: invalid.contentType)
@@ -120,19 +149,49 @@ struct LoginHandlerTests {
     static let invalidCredentials = #"{"detail":"Invalid username or password"}"#
     static let unavailable = #"{"detail":"Identity provider unavailable"}"#
 
-    @Test("provider failures", arguments: [
-        ProviderFailure(name: "401 invalid_grant", answer: .respond(.json(401, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401, body: invalidCredentials),
-        ProviderFailure(name: "400 invalid_grant (Keycloak 26.6)", answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401, body: invalidCredentials),
-        ProviderFailure(name: "400 Account disabled", answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Account disabled"}"#)), status: 401, body: invalidCredentials),
-        ProviderFailure(name: "401 unauthorized_client", answer: .respond(.json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#)), status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
-        ProviderFailure(name: "401 invalid_client", answer: .respond(.json(401, #"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#)), status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
-        ProviderFailure(name: "500 HTML", answer: .respond(.html(500)), status: 502, body: #"{"detail":"Identity provider error"}"#),
-        ProviderFailure(name: "400 invalid_request", answer: .respond(.json(400, #"{"error":"invalid_request","error_description":"Missing parameter: username"}"#)), status: 502, body: #"{"detail":"Identity provider error"}"#),
-        ProviderFailure(name: "200 HTML", answer: .respond(.html(200)), status: 502, body: #"{"detail":"Identity provider returned an invalid response"}"#),
-        ProviderFailure(name: "200 without access_token", answer: .respond(.json(200, #"{"token_type":"Bearer"}"#)), status: 502, body: #"{"detail":"Identity provider returned an invalid response"}"#),
-        ProviderFailure(name: "unreachable", answer: .fail(AuthError(.identityProviderUnavailable, "token: cannot connect")), status: 503, body: unavailable),
-        ProviderFailure(name: "timed out", answer: .fail(AuthError(.identityProviderUnavailable, "token: timed out")), status: 503, body: unavailable),
-    ])
+    @Test(
+        "provider failures",
+        arguments: [
+            ProviderFailure(
+                name: "401 invalid_grant",
+                answer: .respond(.json(401, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401,
+                body: invalidCredentials),
+            ProviderFailure(
+                name: "400 invalid_grant (Keycloak 26.6)",
+                answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401,
+                body: invalidCredentials),
+            ProviderFailure(
+                name: "400 Account disabled",
+                answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Account disabled"}"#)), status: 401,
+                body: invalidCredentials),
+            ProviderFailure(
+                name: "401 unauthorized_client",
+                answer: .respond(
+                    .json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#)),
+                status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
+            ProviderFailure(
+                name: "401 invalid_client",
+                answer: .respond(
+                    .json(401, #"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#)),
+                status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
+            ProviderFailure(name: "500 HTML", answer: .respond(.html(500)), status: 502, body: #"{"detail":"Identity provider error"}"#),
+            ProviderFailure(
+                name: "400 invalid_request",
+                answer: .respond(.json(400, #"{"error":"invalid_request","error_description":"Missing parameter: username"}"#)),
+                status: 502, body: #"{"detail":"Identity provider error"}"#),
+            ProviderFailure(
+                name: "200 HTML", answer: .respond(.html(200)), status: 502,
+                body: #"{"detail":"Identity provider returned an invalid response"}"#),
+            ProviderFailure(
+                name: "200 without access_token", answer: .respond(.json(200, #"{"token_type":"Bearer"}"#)), status: 502,
+                body: #"{"detail":"Identity provider returned an invalid response"}"#),
+            ProviderFailure(
+                name: "unreachable", answer: .fail(AuthError(.identityProviderUnavailable, "token: cannot connect")), status: 503,
+                body: unavailable),
+            ProviderFailure(
+                name: "timed out", answer: .fail(AuthError(.identityProviderUnavailable, "token: timed out")), status: 503,
+                body: unavailable),
+        ])
     func providerFailure(_ failure: ProviderFailure) throws {
         let app = try AppHarness()
         app.provider.answer(.token, with: failure.answer)

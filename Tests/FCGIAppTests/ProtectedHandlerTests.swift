@@ -11,9 +11,11 @@ struct ProtectedHandlerTests {
     static let abdullah = #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani"}"#
     static let seconds = Tokens.now.timeIntervalSince1970
 
-    @Test("no usable credentials: 401 Not authenticated with WWW-Authenticate: Bearer", arguments: [
-        nil, "", "   ", "Basic YWJkdWxsYWg6VGVzdCMxMjM0NTY=", "Bearer", "Bearer   ", "Token abc",
-    ] as [String?], ["jwks", "userinfo"])
+    @Test(
+        "no usable credentials: 401 Not authenticated with WWW-Authenticate: Bearer",
+        arguments: [
+            nil, "", "   ", "Basic YWJkdWxsYWg6VGVzdCMxMjM0NTY=", "Bearer", "Bearer   ", "Token abc",
+        ] as [String?], ["jwks", "userinfo"])
     func notAuthenticated(authorization: String?, mode: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
         let response = app.get("/protected", authorization: authorization)
@@ -73,21 +75,23 @@ struct ProtectedHandlerTests {
         }
     }
 
-    @Test("an unusable token: 401 Could not validate credentials with error=\"invalid_token\"", arguments: [
-        BadToken("garbage") { "garbage" },
-        BadToken("three dots of junk") { "a.b.c" },
-        BadToken("expired") { Tokens.token(["exp": seconds - 60]) },
-        BadToken("not yet valid") { Tokens.token(["nbf": seconds + 600]) },
-        BadToken("forged with another key") { Tokens.token(key: Tokens.other) },
-        BadToken("from another issuer") { Tokens.token(["iss": "http://keycloak:8080/realms/testing"]) },
-        BadToken("a refresh token") { Tokens.token(["typ": "Refresh"]) },
-        BadToken("an ID token") { Tokens.token(["typ": "ID", "aud": Tokens.clientID]) },
-        BadToken("signed with the encryption key's kid") { Tokens.token(key: Tokens.other, kid: "enc-key") },
-        BadToken("unknown kid") { Tokens.token(kid: "rotated") },
-        BadToken("for another client", audience: "other-api") { Tokens.token() },
-        BadToken("larger than 16 KiB") { Tokens.token(["pad": String(repeating: "x", count: 17_000)]) },
-        BadToken("no subject at all") { Tokens.token(["preferred_username": nil, "sub": nil]) },
-    ])
+    @Test(
+        "an unusable token: 401 Could not validate credentials with error=\"invalid_token\"",
+        arguments: [
+            BadToken("garbage") { "garbage" },
+            BadToken("three dots of junk") { "a.b.c" },
+            BadToken("expired") { Tokens.token(["exp": seconds - 60]) },
+            BadToken("not yet valid") { Tokens.token(["nbf": seconds + 600]) },
+            BadToken("forged with another key") { Tokens.token(key: Tokens.other) },
+            BadToken("from another issuer") { Tokens.token(["iss": "http://keycloak:8080/realms/testing"]) },
+            BadToken("a refresh token") { Tokens.token(["typ": "Refresh"]) },
+            BadToken("an ID token") { Tokens.token(["typ": "ID", "aud": Tokens.clientID]) },
+            BadToken("signed with the encryption key's kid") { Tokens.token(key: Tokens.other, kid: "enc-key") },
+            BadToken("unknown kid") { Tokens.token(kid: "rotated") },
+            BadToken("for another client", audience: "other-api") { Tokens.token() },
+            BadToken("larger than 16 KiB") { Tokens.token(["pad": String(repeating: "x", count: 17_000)]) },
+            BadToken("no subject at all") { Tokens.token(["preferred_username": nil, "sub": nil]) },
+        ])
     func invalid(_ bad: BadToken) throws {
         let app = try AppHarness(environment: bad.audience.map { ["AUTH_AUDIENCE": $0] } ?? [:])
         let token = bad.token()
@@ -109,7 +113,8 @@ struct ProtectedHandlerTests {
         let app = try AppHarness()
         let token = Tokens.token()
         #expect(app.get("/protected", authorization: "Bearer \(token)", now: Tokens.now.addingTimeInterval(300 + 29)).status == .ok)
-        #expect(app.get("/protected", authorization: "Bearer \(token)", now: Tokens.now.addingTimeInterval(300 + 31)).status == .unauthorized)
+        #expect(
+            app.get("/protected", authorization: "Bearer \(token)", now: Tokens.now.addingTimeInterval(300 + 31)).status == .unauthorized)
     }
 
     @Test("a well-formed token before discovery is 503; junk is still 401")
@@ -122,10 +127,12 @@ struct ProtectedHandlerTests {
         #expect(app.provider.requests.isEmpty)
     }
 
-    @Test("keys cannot be fetched: 503 (the key cache reports the provider unavailable)", arguments: [
-        (FakeIdentityProvider.Answer.fail(AuthError(.identityProviderUnavailable, "certs: cannot connect")), 503),
-        (.respond(.html(500)), 503),
-    ])
+    @Test(
+        "keys cannot be fetched: 503 (the key cache reports the provider unavailable)",
+        arguments: [
+            (FakeIdentityProvider.Answer.fail(AuthError(.identityProviderUnavailable, "certs: cannot connect")), 503),
+            (.respond(.html(500)), 503),
+        ])
     func jwksDown(answer: FakeIdentityProvider.Answer, status: Int) throws {
         let app = try AppHarness()
         app.provider.answer(.certs, with: answer)
@@ -156,16 +163,23 @@ struct ProtectedHandlerTests {
     func userinfoNulls() throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "userinfo"])
         app.provider.answer(.userinfo, with: .json(200, #"{"sub":"0f1e","preferred_username":"abdullah"}"#))
-        expectBody(app.get("/protected", authorization: "Bearer \(Tokens.token())"), #"{"preferred_username":"abdullah","email":null,"full_name":null}"#)
+        expectBody(
+            app.get("/protected", authorization: "Bearer \(Tokens.token())"),
+            #"{"preferred_username":"abdullah","email":null,"full_name":null}"#)
     }
 
-    @Test("userinfo mode: provider answers", arguments: [
-        (FakeIdentityProvider.Answer.respond(.json(401, #"{"error":"invalid_token","error_description":"Token verification failed"}"#)), 401, couldNotValidate),
-        (.respond(.json(403, #"{"error":"insufficient_scope","error_description":"Missing openid scope"}"#)), 401, couldNotValidate),
-        (.respond(.html(500)), 502, #"{"detail":"Identity provider error"}"#),
-        (.respond(.json(200, "{}")), 502, #"{"detail":"Identity provider returned an invalid response"}"#),
-        (.fail(AuthError(.identityProviderUnavailable, "userinfo: timed out")), 503, #"{"detail":"Identity provider unavailable"}"#),
-    ])
+    @Test(
+        "userinfo mode: provider answers",
+        arguments: [
+            (
+                FakeIdentityProvider.Answer.respond(
+                    .json(401, #"{"error":"invalid_token","error_description":"Token verification failed"}"#)), 401, couldNotValidate
+            ),
+            (.respond(.json(403, #"{"error":"insufficient_scope","error_description":"Missing openid scope"}"#)), 401, couldNotValidate),
+            (.respond(.html(500)), 502, #"{"detail":"Identity provider error"}"#),
+            (.respond(.json(200, "{}")), 502, #"{"detail":"Identity provider returned an invalid response"}"#),
+            (.fail(AuthError(.identityProviderUnavailable, "userinfo: timed out")), 503, #"{"detail":"Identity provider unavailable"}"#),
+        ])
     func userinfoAnswers(answer: FakeIdentityProvider.Answer, status: Int, body: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "userinfo"])
         app.provider.answer(.userinfo, with: answer)
@@ -177,9 +191,12 @@ struct ProtectedHandlerTests {
         }
     }
 
-    @Test("userinfo mode: junk and oversized tokens are refused without a provider call", arguments: [
-        "junk", "a.b", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d", String(repeating: "a", count: 8000) + "." + String(repeating: "b", count: 9000) + ".c",
-    ])
+    @Test(
+        "userinfo mode: junk and oversized tokens are refused without a provider call",
+        arguments: [
+            "junk", "a.b", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d",
+            String(repeating: "a", count: 8000) + "." + String(repeating: "b", count: 9000) + ".c",
+        ])
     func userinfoJunk(token: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "userinfo"])
         let response = app.get("/protected", authorization: "Bearer \(token)")

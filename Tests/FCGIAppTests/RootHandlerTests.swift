@@ -4,7 +4,8 @@ import Testing
 
 @Suite("RootHandler")
 struct RootHandlerTests {
-    static let welcome = #"{"message":"Welcome to the Keycloak authentication system. Use the /login endpoint to authenticate and /protected to access the protected resource.","documentation":"/docs"}"#
+    static let welcome =
+        #"{"message":"Welcome to the Keycloak authentication system. Use the /login endpoint to authenticate and /protected to access the protected resource.","documentation":"/docs"}"#
 
     @Test("GET / answers the seed's welcome, byte for byte")
     func welcome() throws {

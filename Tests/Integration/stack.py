@@ -65,6 +65,7 @@ class Stack:
         login_burst: int = 1000,
         max_body: str = "64k",
         wait_for_keys: bool = True,
+        extra_locations: str = "",
     ):
         self.workdir = workdir
         self.tls_dir = tls_dir
@@ -72,6 +73,7 @@ class Stack:
         self.extra_env = env or {}
         self.login_rate, self.login_burst, self.max_body = login_rate, login_burst, max_body
         self.wait_for_keys = wait_for_keys
+        self.extra_locations = extra_locations
         self.https_port = free_port()
         self.http_port = free_port()
         self.socket_path = workdir / "fcgi.sock"
@@ -136,7 +138,11 @@ class Stack:
             "LOGIN_RATE": self.login_rate,
             "LOGIN_BURST": str(self.login_burst),
         }
-        (self.workdir / "keycloak-fcgi.conf").write_text(render(TEMPLATE.read_text(), values))
+        server = render(TEMPLATE.read_text(), values)
+        if self.extra_locations:
+            # Benchmarks add locations (e.g. nginx's own `return 200`) to the same TLS server.
+            server = server.replace("    location = /login {", self.extra_locations + "\n    location = /login {", 1)
+        (self.workdir / "keycloak-fcgi.conf").write_text(server)
         (self.workdir / "nginx.conf").write_text(render(MAIN_TEMPLATE.read_text(), {"RUN_DIR": str(self.workdir), "NGINX_USER": getpass.getuser()}))
         with open(self.workdir / "nginx-stderr.log", "ab") as log:
             self.nginx = subprocess.Popen(

@@ -48,7 +48,8 @@ public final class ProviderMonitor: @unchecked Sendable {
     /// Asks the thread to stop and waits up to `timeout` for it (a call in flight ends at the
     /// provider timeout at the latest).
     public func stop(timeout: Duration) {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        let (seconds, attoseconds) = timeout.components
+        let deadline = Date().addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
         condition.withLock {
             stopping = true
             condition.broadcast()

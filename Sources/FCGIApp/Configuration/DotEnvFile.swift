@@ -12,9 +12,9 @@ enum DotEnvFile {
     /// Parses the file's text into key/value pairs (later lines win).
     static func parse(_ text: String) throws(Problem) -> [String: String] {
         var values: [String: String] = [:]
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Swift reads "\r\n" as one Character, so split on any newline, CRLF included.
+        for (offset, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             var line = Substring(rawLine)
-            if line.last == "\r" { line = line.dropLast() }
             line = line.drop { $0 == " " || $0 == "\t" }
             if line.isEmpty || line.first == "#" { continue }
             if line.hasPrefix("export ") { line = line.dropFirst("export ".count).drop { $0 == " " } }

@@ -20,7 +20,9 @@ enum ProviderFixture {
             "jwks_uri": issuer + "/protocol/openid-connect/certs",
             "end_session_endpoint": issuer + "/protocol/openid-connect/logout",
             "grant_types_supported": ["authorization_code", "password", "refresh_token"],
-            "id_token_signing_alg_values_supported": ["PS384", "ES384", "RS384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512", "PS256", "PS512", "RS512"],
+            "id_token_signing_alg_values_supported": [
+                "PS384", "ES384", "RS384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512", "PS256", "PS512", "RS512",
+            ],
         ]
         if userinfo {
             document["userinfo_endpoint"] = issuer + "/protocol/openid-connect/userinfo"

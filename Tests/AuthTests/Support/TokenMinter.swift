@@ -28,9 +28,12 @@ enum TokenMinter {
         func sign(_ input: [UInt8]) -> [UInt8] {
             do {
                 switch self {
-                case .rs256(let key): return Array(try key.signature(for: SHA256.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
-                case .rs384(let key): return Array(try key.signature(for: SHA384.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
-                case .rs512(let key): return Array(try key.signature(for: SHA512.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
+                case .rs256(let key):
+                    return Array(try key.signature(for: SHA256.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
+                case .rs384(let key):
+                    return Array(try key.signature(for: SHA384.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
+                case .rs512(let key):
+                    return Array(try key.signature(for: SHA512.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
                 case .ps256(let key): return Array(try key.signature(for: SHA256.hash(data: input), padding: .PSS).rawRepresentation)
                 case .ps384(let key): return Array(try key.signature(for: SHA384.hash(data: input), padding: .PSS).rawRepresentation)
                 case .ps512(let key): return Array(try key.signature(for: SHA512.hash(data: input), padding: .PSS).rawRepresentation)
@@ -44,7 +47,9 @@ enum TokenMinter {
     }
 
     /// A signed token. `header` defaults to `{"alg":<signer>,"typ":"JWT","kid":kid}`.
-    static func token(claims: [String: Any], kid: String? = "rsa-current", signer: Signer = .rs256(SigningKeys.rsaCurrent), header: [String: Any]? = nil) -> String {
+    static func token(
+        claims: [String: Any], kid: String? = "rsa-current", signer: Signer = .rs256(SigningKeys.rsaCurrent), header: [String: Any]? = nil
+    ) -> String {
         var protected: [String: Any] = header ?? ["alg": signer.alg, "typ": "JWT"]
         if header == nil, let kid { protected["kid"] = kid }
         return token(rawHeader: JSON.bytes(protected), rawPayload: JSON.bytes(claims), signer: signer)

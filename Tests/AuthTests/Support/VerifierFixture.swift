@@ -56,7 +56,8 @@ enum VerifierFixture {
         allowedAlgorithms: Set<SignatureAlgorithm> = Set(SignatureAlgorithm.allCases),
         now: Date = now
     ) throws(AuthError) -> AccessTokenClaims {
-        try JWTVerifier(policy: policy).verify(token, now: now, issuer: issuer, allowedAlgorithms: allowedAlgorithms) { kid throws(AuthError) in
+        try JWTVerifier(policy: policy).verify(token, now: now, issuer: issuer, allowedAlgorithms: allowedAlgorithms) {
+            kid throws(AuthError) in
             guard let key = keySet[kid] else { throw AuthError(.unknownKeyID, kid) }
             return key
         }

@@ -12,6 +12,8 @@ struct AppHarness {
     let application: Application
     let worker: Application.Worker
 
+    static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
     static let baseEnvironment = [
         "KEYCLOAK_SERVER_URL": "https://sso.example.com/",
         "KEYCLOAK_REALM": "testing",
@@ -26,7 +28,7 @@ struct AppHarness {
         let provider = FakeIdentityProvider()
         self.provider = provider
         self.application = buildApplication(
-            configuration: configuration, logger: Logger(label: "test"),
+            configuration: configuration, logger: AppHarness.quiet,
             makeTransport: { () throws(AuthError) -> any HTTPTransport in provider.makeTransport() })
         self.worker = try application.makeWorker()
         if discovered {
@@ -35,7 +37,7 @@ struct AppHarness {
     }
 
     func send(_ request: HTTPRequest, now: Date = Tokens.now) -> HTTPResponse {
-        worker.respond(to: request, logger: Logger(label: "test"), now: now)
+        worker.respond(to: request, logger: AppHarness.quiet, now: now)
     }
 
     func get(_ path: String, authorization: String? = nil, now: Date = Tokens.now) -> HTTPResponse {
@@ -51,20 +53,12 @@ extension HTTPResponse {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// The contract's bytes for a JSON body.
-///
-/// Checked in two steps so one Sources bug does not hide the rest: the content (same members
-/// and values, same byte count, so no escaped `/`, no whitespace) always; the exact bytes,
-/// key order included, as a known issue: `HTTPResponse.json` encodes with Foundation's
-/// `JSONEncoder`, which on Linux writes keys in hash order, different on every process start.
+/// The contract's bytes for a JSON body, key order included. On a mismatch the content is
+/// compared too, so the failure says whether only the order or the members differ.
 func expectBody(_ response: HTTPResponse, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(canonicalJSON(response.body) == canonicalJSON(Array(expected.utf8)), "JSON content", sourceLocation: sourceLocation)
-    #expect(response.body.count == expected.utf8.count, "byte count", sourceLocation: sourceLocation)
-    withKnownIssue(
-        "HTTPResponse.json keeps no key order on Linux (Sources/FCGIApp/HTTP/HTTPResponse.swift:21-29)",
-        isIntermittent: true
-    ) {
-        #expect(response.text == expected, sourceLocation: sourceLocation)
+    #expect(response.text == expected, sourceLocation: sourceLocation)
+    if response.text != expected {
+        #expect(canonicalJSON(response.body) == canonicalJSON(Array(expected.utf8)), "JSON content", sourceLocation: sourceLocation)
     }
 }
 

@@ -32,11 +32,18 @@ final class FakeIdentityProvider: @unchecked Sendable {
         answers = [
             .discovery: .respond(IncomingResponse(status: 200, contentType: "application/json", body: Tokens.json(discovery))),
             .certs: .respond(IncomingResponse(status: 200, contentType: "application/json", body: Tokens.jwks())),
-            .token: .respond(.json(200, """
-                {"access_token":"\(Tokens.token())","expires_in":300,"refresh_expires_in":1800,"refresh_token":"r.r.r",\
-                "token_type":"Bearer","id_token":"i.i.i","not-before-policy":0,"session_state":"s","scope":"openid email profile"}
-                """)),
-            .userinfo: .respond(.json(200, #"{"sub":"0f1e2d3c","email_verified":true,"name":"Abdullah Alqahtani","preferred_username":"abdullah","given_name":"Abdullah","family_name":"Alqahtani","email":"abdullah@example.com"}"#)),
+            .token: .respond(
+                .json(
+                    200,
+                    """
+                    {"access_token":"\(Tokens.token())","expires_in":300,"refresh_expires_in":1800,"refresh_token":"r.r.r",\
+                    "token_type":"Bearer","id_token":"i.i.i","not-before-policy":0,"session_state":"s","scope":"openid email profile"}
+                    """)),
+            .userinfo: .respond(
+                .json(
+                    200,
+                    #"{"sub":"0f1e2d3c","email_verified":true,"name":"Abdullah Alqahtani","preferred_username":"abdullah","given_name":"Abdullah","family_name":"Alqahtani","email":"abdullah@example.com"}"#
+                )),
         ]
     }
 

@@ -42,7 +42,9 @@ enum Tokens {
 
     /// Keycloak's default `certs`: the encryption key first, then the signing key.
     static func jwks() -> [UInt8] {
-        json(["keys": [jwk(other, kid: "enc-key", alg: "RSA-OAEP", use: "enc"), jwk(current, kid: "rsa-current", alg: "RS256", use: "sig")]])
+        json([
+            "keys": [jwk(other, kid: "enc-key", alg: "RSA-OAEP", use: "enc"), jwk(current, kid: "rsa-current", alg: "RS256", use: "sig")]
+        ])
     }
 
     static func jwk(_ key: _RSA.Signing.PrivateKey, kid: String, alg: String, use: String) -> [String: Any] {
