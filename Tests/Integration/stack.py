@@ -105,13 +105,18 @@ class Stack:
         return {key: value for key, value in env.items() if value is not None}
 
     def start(self) -> Stack:
+        """Starts both processes and waits until they serve; stops them again if that fails."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "nginx-tmp").mkdir(exist_ok=True)
-        self.start_responder()
-        self.start_nginx()
-        self.wait_until(lambda: self.get("/").status_code == 200, "nginx and the responder to answer GET /")
-        if self.wait_for_keys and self.idp is not None:
-            self.wait_until(lambda: "signing keys loaded" in self.responder_log(), "the responder to load the JWKS")
+        try:
+            self.start_responder()
+            self.start_nginx()
+            self.wait_until(lambda: self.get("/").status_code == 200, "nginx and the responder to answer GET /")
+            if self.wait_for_keys and self.idp is not None:
+                self.wait_until(lambda: "signing keys loaded" in self.responder_log(), "the responder to load the JWKS")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def start_responder(self) -> None:

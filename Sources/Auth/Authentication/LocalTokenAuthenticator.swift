@@ -12,13 +12,16 @@ public struct LocalTokenAuthenticator: Authenticator {
         self.provider = provider
     }
 
+    private static let allAlgorithms = Set(SignatureAlgorithm.allCases)
+
     public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
         // Until discovery succeeds every supported algorithm passes the allow-list, so
         // malformed tokens still get 401; the key lookup then answers "unavailable".
-        let metadata = try? provider.metadata()
-        let algorithms = metadata?.allowedAlgorithms ?? Set(SignatureAlgorithm.allCases)
-        let claims = try verifier.verify(token, now: now, issuer: metadata?.issuer ?? "", allowedAlgorithms: algorithms) { kid throws(AuthError) in
-            guard metadata != nil else {
+        let discovery = try? provider.discovery()
+        let algorithms = discovery?.allowedAlgorithms ?? Self.allAlgorithms
+        let issuer = discovery?.metadata.issuer ?? ""
+        let claims = try verifier.verify(token, now: now, issuer: issuer, allowedAlgorithms: algorithms) { kid throws(AuthError) in
+            guard discovery != nil else {
                 throw AuthError(.identityProviderUnavailable, "discovery has not succeeded yet")
             }
             return try provider.keys.signingKey(for: kid) { () throws(AuthError) in try client.fetchKeys() }

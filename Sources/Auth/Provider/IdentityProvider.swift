@@ -8,7 +8,20 @@ public final class IdentityProvider: Sendable {
     public let settings: ProviderSettings
     public let keys: JWKSCache
     public let limiter: ProviderCallLimiter
-    private let discovered = Mutex<ProviderMetadata?>(nil)
+    private let discovered = Mutex<Discovery?>(nil)
+
+    /// What discovery produced, with the derived values the hot path needs computed once.
+    /// A class, so that reading it under the lock is a retain rather than a copy of every field.
+    public final class Discovery: Sendable {
+        public let metadata: ProviderMetadata
+        /// `metadata.allowedAlgorithms`, computed once.
+        public let allowedAlgorithms: Set<SignatureAlgorithm>
+
+        init(_ metadata: ProviderMetadata) {
+            self.metadata = metadata
+            self.allowedAlgorithms = metadata.allowedAlgorithms
+        }
+    }
 
     public init(settings: ProviderSettings, keys: JWKSCache = JWKSCache(), limiter: ProviderCallLimiter) {
         self.settings = settings
@@ -18,10 +31,15 @@ public final class IdentityProvider: Sendable {
 
     /// The discovery document, or `identityProviderUnavailable` until discovery has succeeded.
     public func metadata() throws(AuthError) -> ProviderMetadata {
-        guard let metadata = discovered.withLock({ $0 }) else {
+        try discovery().metadata
+    }
+
+    /// The discovery result, or `identityProviderUnavailable` until discovery has succeeded.
+    public func discovery() throws(AuthError) -> Discovery {
+        guard let discovery = discovered.withLock({ $0 }) else {
             throw AuthError(.identityProviderUnavailable, "discovery has not succeeded yet")
         }
-        return metadata
+        return discovery
     }
 
     /// Whether discovery has succeeded.
@@ -29,7 +47,8 @@ public final class IdentityProvider: Sendable {
 
     /// Records a successful discovery.
     public func record(_ metadata: ProviderMetadata) {
-        discovered.withLock { $0 = metadata }
+        let discovery = Discovery(metadata)
+        discovered.withLock { $0 = discovery }
     }
 
     /// `<issuer>/.well-known/openid-configuration` (OIDC Discovery §4.1).
