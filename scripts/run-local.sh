@@ -4,7 +4,8 @@
 #   keycloak-fcgi (release build) on a unix socket,
 #   nginx with a development certificate on https://localhost:8443 (http://localhost:8000
 #   redirects there), serving /docs and /openapi.json.
-# Ctrl-C stops everything. Ports: HTTPS_PORT, HTTP_PORT, IDP_PORT in the environment.
+# Ctrl-C stops everything. Ports: HTTPS_PORT, HTTP_PORT, IDP_PORT, INTERNAL_PORT (health and
+# metrics, loopback only) in the environment.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$repo"
@@ -12,10 +13,11 @@ cd "$repo"
 https_port=${HTTPS_PORT:-8443}
 http_port=${HTTP_PORT:-8000}
 idp_port=${IDP_PORT:-8080}
+internal_port=${INTERNAL_PORT:-8081}
 
-for port in "$https_port" "$http_port" "$idp_port"; do
+for port in "$https_port" "$http_port" "$idp_port" "$internal_port"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is in use; set HTTPS_PORT / HTTP_PORT / IDP_PORT to free ports" >&2
+        echo "port $port is in use; set HTTPS_PORT / HTTP_PORT / IDP_PORT / INTERNAL_PORT to free ports" >&2
         exit 1
     fi
 done
@@ -58,6 +60,7 @@ pids+=($!)
 say "starting nginx on https://localhost:$https_port"
 python3 scripts/render_nginx.py nginx/templates/keycloak-fcgi.conf.template "$run_dir/keycloak-fcgi.conf" \
     FCGI_UPSTREAM="unix:$socket" SERVER_NAME=localhost HTTPS_LISTEN="127.0.0.1:$https_port" HTTP_LISTEN="127.0.0.1:$http_port" \
+    INTERNAL_LISTEN="127.0.0.1:$internal_port" \
     PUBLIC_HTTPS_PORT="$https_port" TLS_CERTIFICATE="$run_dir/tls/localhost.crt" \
     TLS_CERTIFICATE_KEY="$run_dir/tls/localhost.key" HTML_DIR="$repo/nginx/html" \
     SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20
@@ -78,6 +81,7 @@ keycloak-fcgi is running.
   Swagger UI     https://localhost:$https_port/docs
   OpenAPI        https://localhost:$https_port/openapi.json
   Identity prov. http://127.0.0.1:$idp_port/realms/testing   (users: idp/users.json)
+  Health/metrics http://127.0.0.1:$internal_port/healthz  /readyz  /metrics   (loopback only)
   Dev CA         $run_dir/tls/ca.crt
   Logs           $run_dir/{keycloak-fcgi,idp,nginx-error,nginx-access}.log
 

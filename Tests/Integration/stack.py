@@ -76,6 +76,7 @@ class Stack:
         self.extra_locations = extra_locations
         self.https_port = free_port()
         self.http_port = free_port()
+        self.internal_port = free_port()
         self.socket_path = workdir / "fcgi.sock"
         self.responder: subprocess.Popen[bytes] | None = None
         self.nginx: subprocess.Popen[bytes] | None = None
@@ -134,6 +135,7 @@ class Stack:
             "SERVER_NAME": "localhost",
             "HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
             "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+            "INTERNAL_LISTEN": f"127.0.0.1:{self.internal_port}",
             "PUBLIC_HTTPS_PORT": str(self.https_port),
             "TLS_CERTIFICATE": str(self.tls_dir / "localhost.crt"),
             "TLS_CERTIFICATE_KEY": str(self.tls_dir / "localhost.key"),
@@ -192,6 +194,10 @@ class Stack:
 
     def url(self, path: str) -> str:
         return f"https://localhost:{self.https_port}{path}"
+
+    def internal_url(self, path: str) -> str:
+        """The internal listener (health, readiness, metrics): plain HTTP on loopback."""
+        return f"http://127.0.0.1:{self.internal_port}{path}"
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
