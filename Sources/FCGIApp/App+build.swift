@@ -1,11 +1,14 @@
 import Auth
 import Logging
+import Prometheus
 
 /// The composition root: builds the whole service from a configuration. Tests call it with a
 /// fake transport and drive `Application.Worker.respond(to:)` with plain request values.
+/// `metricsRegistry` is what `/metrics` exports; the executable bootstraps swift-metrics with it.
 func buildApplication(
     configuration: AppConfiguration,
     logger: Logger = Logger(label: "keycloak-fcgi"),
+    metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     makeTransport: (@Sendable () throws(AuthError) -> any HTTPTransport)? = nil
 ) -> Application {
     let limits = configuration.provider.limits
@@ -35,6 +38,9 @@ func buildApplication(
     router.add("GET", "/", RootHandler())
     router.add("POST", "/login", LoginHandler())
     router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator))
+    router.add("GET", "/healthz", HealthHandler())
+    router.add("GET", "/readyz", ReadinessHandler(provider: provider, needsKeys: configuration.verifyMode == .jwks), internalOnly: true)
+    router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
 
     return Application(
         configuration: configuration, provider: provider, monitor: monitor, router: router, logger: logger,

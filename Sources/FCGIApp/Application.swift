@@ -10,6 +10,8 @@ final class Application: Sendable {
     let monitor: ProviderMonitor
     let router: Router
     let logger: Logger
+    /// Request counts and latencies by route and status.
+    let requestMetrics = RequestMetrics()
     /// Creates a thread's HTTP transport (curl in production, a fake in tests).
     let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
 

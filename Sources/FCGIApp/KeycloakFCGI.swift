@@ -2,6 +2,8 @@ import ArgumentParser
 import Auth
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 /// The `keycloak-fcgi` executable: a FastCGI responder that puts Keycloak authentication in
 /// front of an API (`GET /`, `POST /login`, `GET /protected`).
@@ -34,10 +36,18 @@ struct KeycloakFCGI: ParsableCommand {
             return
         }
 
-        LogSetup.bootstrap(level: configuration.logLevel)
+        LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        let registry = PrometheusCollectorRegistry()
+        var metrics = PrometheusMetricsFactory(registry: registry)
+        metrics.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+            .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(metrics)
         let logger = Logger(label: "keycloak-fcgi")
         do {
-            try serve(configuration, logger: logger)
+            try serve(configuration, logger: logger, registry: registry)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -45,11 +55,11 @@ struct KeycloakFCGI: ParsableCommand {
     }
 
     /// Starts everything, waits for SIGTERM/SIGINT, then stops in order.
-    private func serve(_ configuration: AppConfiguration, logger: Logger) throws {
+    private func serve(_ configuration: AppConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws {
         try Curl.initialize()
         try FastCGIListener.initializeLibrary()
         let listener = try FastCGIListener(address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode)
-        let application = buildApplication(configuration: configuration, logger: logger)
+        let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: registry)
         application.monitor.start()
         let server = FastCGIServer(application: application, listener: listener, workers: configuration.workers)
         server.start()

@@ -44,6 +44,21 @@ def swagger_ui_dir() -> Path:
     return Path(os.environ.get("SWAGGER_UI_DIR", REPO_ROOT / ".run" / "swagger-ui"))
 
 
+class SessionRecord:
+    """Every log file a stack wrote and every secret the tests handled during this pytest
+    session, for the final check that no secret reached a log (test_zz_logs_hold_no_secrets)."""
+
+    log_files: list[Path] = []
+    secrets: set[str] = set()
+
+    @classmethod
+    def remember(cls, *values: str | None) -> None:
+        for value in values:
+            # Short values ("x", "wrong") would match unrelated text; real secrets are longer.
+            if value and len(value) >= 8:
+                cls.secrets.add(value)
+
+
 def free_port() -> int:
     """A port that was free on 127.0.0.1 a moment ago."""
     with socket.socket() as probe:
@@ -82,6 +97,9 @@ class Stack:
         self.nginx: subprocess.Popen[bytes] | None = None
         self.responder_exit: int | None = None
         self.session = requests.Session()
+        SessionRecord.remember(idp.client_secret if idp else None, self.extra_env.get("KEYCLOAK_CLIENT_SECRET"))
+        SessionRecord.log_files += [workdir / name for name in
+                                    ("responder.log", "nginx-error.log", "nginx-access.log", "nginx-stderr.log")]
         # Ignore REQUESTS_CA_BUNDLE and proxies from the environment: trust only the dev CA.
         self.session.trust_env = False
         self.session.verify = str(tls_dir / "ca.crt")
@@ -208,7 +226,13 @@ class Stack:
         return self.session.post(self.url(path), **kwargs)
 
     def login(self, username: str, password: str) -> requests.Response:
-        return self.post("/login", data={"username": username, "password": password})
+        if password != username:  # the article's failed login uses the username as password
+            SessionRecord.remember(password)
+        answer = self.post("/login", data={"username": username, "password": password})
+        if answer.status_code == 200:
+            tokens = answer.json()
+            SessionRecord.remember(tokens.get("access_token"), tokens.get("refresh_token"))
+        return answer
 
     def token(self, username: str = "abdullah", password: str = "Test#123456") -> str:
         answer = self.login(username, password)

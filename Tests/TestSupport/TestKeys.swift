@@ -2,9 +2,9 @@
 // Test-only keys (PKCS#8 PEM): they protect nothing.
 
 /// Private keys the tests sign tokens with.
-enum TestKeys {
+public enum TestKeys {
     /// RSA 2048: the provider's current signing key.
-    static let rsaCurrent = """
+    public static let rsaCurrent = """
     -----BEGIN PRIVATE KEY-----
     MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDqxXKz/5o2e8YA
     7KYi/BNleEqxTmm6WesG2+7GjnsN0+C4HgpLo6hXUPwdvOX/dVdvRlp9779GRL4d
@@ -36,7 +36,7 @@ enum TestKeys {
     """
 
     /// RSA 2048: a key the provider does not publish (forgeries).
-    static let rsaOther = """
+    public static let rsaOther = """
     -----BEGIN PRIVATE KEY-----
     MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDieoyffsBHNKZt
     T4fA54DsMorUifEYr1Ow+m5Mtj0BTiXruhdMxJP9iyGHEg24Ha1KW6P8vCPCxTQ9
@@ -68,7 +68,7 @@ enum TestKeys {
     """
 
     /// RSA 1024: too small; JWKS parsing must skip it.
-    static let rsa1024 = """
+    public static let rsa1024 = """
     -----BEGIN PRIVATE KEY-----
     MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBALecfmu3a/wguIe9
     jeMBD4Tst4HGOVhTMVPo2V+VKDPx+PENdJoGj3NYnMCIwhLZfkjasmHJcCNugf52
@@ -88,7 +88,7 @@ enum TestKeys {
     """
 
     /// EC P-256 (ES256).
-    static let p256 = """
+    public static let p256 = """
     -----BEGIN PRIVATE KEY-----
     MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDCa7pn8hSM005PGJ
     1da3UXE7V5k2EskQVkYWocPSkLehRANCAAR5gH2IFH3bc9LD7Fuiv1q5JpY/pb1K
@@ -97,7 +97,7 @@ enum TestKeys {
     """
 
     /// EC P-384 (ES384).
-    static let p384 = """
+    public static let p384 = """
     -----BEGIN PRIVATE KEY-----
     MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAKWF3DKfrCyDyQx5Vv
     d3KM4RzLWwv8VF/l7cH4Cpwryn0oPCDLTfZrO8qSz3qOQbuhZANiAASMsjwRNKzR

@@ -15,6 +15,15 @@ public struct LocalTokenAuthenticator: Authenticator {
     private static let allAlgorithms = Set(SignatureAlgorithm.allCases)
 
     public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        do {
+            return try check(token, using: client, now: now)
+        } catch {
+            AuthMetrics.verificationFailure(error)
+            throw error
+        }
+    }
+
+    private func check(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
         // Until discovery succeeds every supported algorithm passes the allow-list, so
         // malformed tokens still get 401; the key lookup then answers "unavailable".
         let discovery = try? provider.discovery()

@@ -13,6 +13,15 @@ public struct UserinfoAuthenticator: Authenticator {
     }
 
     public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        do {
+            return try check(token, using: client, now: now)
+        } catch {
+            AuthMetrics.verificationFailure(error)
+            throw error
+        }
+    }
+
+    private func check(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
         let bytes = token.utf8
         guard bytes.count <= maximumTokenBytes else {
             throw AuthError(.tokenTooLarge, "\(bytes.count) bytes")

@@ -98,13 +98,34 @@ public final class KeycloakClient {
 
     private func send(_ request: OutgoingRequest, endpoint: String) throws(AuthError) -> IncomingResponse {
         let start = ContinuousClock.now
-        defer {
-            logger.debug("provider call", metadata: ["idp.endpoint": "\(endpoint)", "idp.duration": "\(ContinuousClock.now - start)"])
+        do {
+            let response =
+                if usesLimiter {
+                    try provider.limiter.withSlot(endpoint) { () throws(AuthError) in try transport.send(request) }
+                } else {
+                    try transport.send(request)
+                }
+            let duration = ContinuousClock.now - start
+            let outcome: AuthMetrics.Outcome = (200..<300).contains(response.status) ? .success : .httpError
+            provider.health.recordContact()
+            AuthMetrics.providerCall(endpoint: endpoint, outcome: outcome, duration: duration)
+            logger.debug("provider call", metadata: [
+                "idp.endpoint": "\(endpoint)", "idp.status": "\(response.status)", "idp.duration": "\(duration)",
+            ])
+            return response
+        } catch {
+            let outcome: AuthMetrics.Outcome
+            switch error.code {
+            case .identityProviderBusy: outcome = .busy
+            case .identityProviderInvalidResponse: outcome = .invalidResponse
+            default: outcome = .unavailable
+            }
+            if outcome == .unavailable {
+                provider.health.recordFailure()
+            }
+            AuthMetrics.providerCall(endpoint: endpoint, outcome: outcome, duration: outcome == .busy ? nil : ContinuousClock.now - start)
+            throw error
         }
-        if usesLimiter {
-            return try provider.limiter.withSlot(endpoint) { () throws(AuthError) in try transport.send(request) }
-        }
-        return try transport.send(request)
     }
 
     private func decodeSuccess<Value: Decodable>(_ type: Value.Type, from response: IncomingResponse, endpoint: String) throws(AuthError) -> Value {

@@ -74,7 +74,7 @@ public final class JWKSCache: @unchecked Sendable {
             lastTriggeredFetch = instant
             fetchInFlight = true
             condition.unlock()
-            let fetched = (try? runFetch(fetch)) != nil
+            let fetched = (try? runFetch(fetch, trigger: .unknownKeyID)) != nil
             condition.lock()
             if let key = keySet?[kid] {
                 condition.unlock()
@@ -103,17 +103,22 @@ public final class JWKSCache: @unchecked Sendable {
         }
         fetchInFlight = true
         condition.unlock()
-        try runFetch(fetch)
+        try runFetch(fetch, trigger: .refresh)
     }
 
     /// Runs a fetch the caller has marked in flight (unlocked), stores its result, clears the
     /// mark and wakes waiters.
-    private func runFetch(_ fetch: () throws(AuthError) -> JSONWebKeySet) throws(AuthError) {
+    private func runFetch(_ fetch: () throws(AuthError) -> JSONWebKeySet, trigger: AuthMetrics.FetchTrigger) throws(AuthError) {
         let result: Result<JSONWebKeySet, AuthError>
         do throws(AuthError) {
             result = .success(try fetch())
         } catch {
             result = .failure(error)
+        }
+        if case .success = result {
+            AuthMetrics.keyFetch(trigger: trigger, succeeded: true)
+        } else {
+            AuthMetrics.keyFetch(trigger: trigger, succeeded: false)
         }
         condition.withLock {
             if case .success(let fresh) = result {

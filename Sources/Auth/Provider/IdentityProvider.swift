@@ -8,6 +8,8 @@ public final class IdentityProvider: Sendable {
     public let settings: ProviderSettings
     public let keys: JWKSCache
     public let limiter: ProviderCallLimiter
+    /// Whether the provider answered lately, for readiness.
+    public let health = ProviderHealth()
     private let discovered = Mutex<Discovery?>(nil)
 
     /// What discovery produced, with the derived values the hot path needs computed once.

@@ -4,12 +4,15 @@ import Logging
 /// A background thread that brings the provider up and keeps its keys fresh: discovery at
 /// start-up, retried with exponential backoff until it succeeds (the responder serves in the
 /// meantime and answers 503 where the provider is needed), then the JWKS, refreshed
-/// periodically so keys the provider drops stop being trusted.
+/// periodically so keys the provider drops stop being trusted. Between refreshes it fetches the
+/// discovery document every `probeInterval`, so readiness notices a provider that went away
+/// even when no request needs it.
 public final class ProviderMonitor: @unchecked Sendable {
     // @unchecked: `stopping` and `thread` are guarded by `condition`; the rest is immutable.
     private let provider: IdentityProvider
     private let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
     private let refreshInterval: Duration
+    private let probeInterval: Duration
     private let logger: Logger
     private let condition = NSCondition()
     private var stopping = false
@@ -22,11 +25,13 @@ public final class ProviderMonitor: @unchecked Sendable {
     public init(
         provider: IdentityProvider,
         refreshInterval: Duration,
+        probeInterval: Duration = .seconds(15),
         logger: Logger,
         makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
     ) {
         self.provider = provider
         self.refreshInterval = refreshInterval
+        self.probeInterval = probeInterval
         self.logger = logger
         self.makeTransport = makeTransport
     }
@@ -69,6 +74,7 @@ public final class ProviderMonitor: @unchecked Sendable {
         }
         var backoff = Self.initialBackoff
         var attempt = 0
+        var lastKeyRefresh: ContinuousClock.Instant?
         while !isStopping {
             if !provider.isDiscovered {
                 attempt += 1
@@ -89,11 +95,19 @@ public final class ProviderMonitor: @unchecked Sendable {
                     continue
                 }
             }
+            let now = ContinuousClock.now
+            if let refreshed = lastKeyRefresh, refreshed.duration(to: now) < refreshInterval {
+                // Keys are fresh: just check that the provider still answers.
+                _ = try? client.discover()
+                sleep(min(probeInterval, refreshInterval - refreshed.duration(to: now)))
+                continue
+            }
             do {
                 try provider.keys.refresh { () throws(AuthError) in try client.fetchKeys() }
+                lastKeyRefresh = now
                 logger.info("signing keys loaded", metadata: ["auth.kids": "\(provider.keys.keyIDs.joined(separator: ","))"])
                 backoff = Self.initialBackoff
-                sleep(refreshInterval)
+                sleep(min(probeInterval, refreshInterval))
             } catch {
                 logger.warning("JWKS fetch failed; retrying", metadata: ["error": "\(error)", "idp.retry_in": "\(backoff)"])
                 sleep(backoff)

@@ -20,7 +20,7 @@ struct AppConfiguration: Sendable {
     /// `KEYCLOAK_MAX_CONCURRENT_CALLS`: worker threads that may wait on the provider at once
     /// (default: `FCGI_WORKERS` minus a quarter, at least 2 kept free).
     var maximumConcurrentProviderCalls: Int
-    /// `FCGI_LISTEN`: `unix:/path` or `host:port` (default `127.0.0.1:9000`).
+    /// `FCGI_LISTEN`: `unix:/path`, `host:port` (default `127.0.0.1:9000`) or `systemd`.
     var listen: ListenAddress
     /// `FCGI_SOCKET_MODE`: octal permissions of a unix socket (default `660`).
     var socketMode: Int
@@ -38,6 +38,13 @@ struct AppConfiguration: Sendable {
     var jwksRefreshInterval: Duration
     /// `LOG_LEVEL`: trace, debug, info (default), notice, warning, error, critical.
     var logLevel: Logger.Level
+    /// `LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
+    var logFormat: LogFormat
+
+    /// How log lines are written.
+    enum LogFormat: String, Sendable, CaseIterable {
+        case text, json
+    }
 
     /// Every key this type reads, in the order of the README's table.
     static let keys = [
@@ -46,7 +53,7 @@ struct AppConfiguration: Sendable {
         "KEYCLOAK_TIMEOUT_SECONDS", "KEYCLOAK_CA_FILE", "KEYCLOAK_MAX_CONCURRENT_CALLS",
         "FCGI_LISTEN", "FCGI_SOCKET_MODE", "FCGI_WORKERS", "FCGI_BACKLOG", "MAX_BODY_BYTES",
         "AUTH_VERIFY", "AUTH_AUDIENCE", "AUTH_CLOCK_SKEW_SECONDS", "AUTH_JWKS_REFRESH_SECONDS",
-        "LOG_LEVEL",
+        "LOG_LEVEL", "LOG_FORMAT",
     ]
 
     /// Builds and validates the configuration. `environment` wins over `dotEnv`.
@@ -82,6 +89,7 @@ struct AppConfiguration: Sendable {
         let skew = reader.seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600)
         let refresh = reader.seconds("AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400)
         let logLevel = reader.logLevel()
+        let logFormat = reader.choice("LOG_FORMAT", default: LogFormat.text)
 
         guard reader.problems.isEmpty, let issuerCandidates, let clientID, let secret else {
             throw ConfigurationError(problems: reader.problems)
@@ -101,7 +109,8 @@ struct AppConfiguration: Sendable {
             verifyMode: verifyMode,
             policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew),
             jwksRefreshInterval: .milliseconds(Int64(refresh * 1000)),
-            logLevel: logLevel)
+            logLevel: logLevel,
+            logFormat: logFormat)
     }
 
     /// A file's text (at most 1 MiB), or nil when it cannot be read. Works for pipes and
@@ -143,6 +152,7 @@ struct AppConfiguration: Sendable {
             "AUTH_CLOCK_SKEW_SECONDS=\(policy.clockSkewSeconds)",
             "AUTH_JWKS_REFRESH_SECONDS=\(jwksRefreshInterval)",
             "LOG_LEVEL=\(logLevel)",
+            "LOG_FORMAT=\(logFormat.rawValue)",
         ]
     }
 }
@@ -276,7 +286,7 @@ private struct Reader {
     mutating func listenAddress() -> ListenAddress? {
         guard let text = optional("FCGI_LISTEN") else { return nil }
         guard let address = ListenAddress(text) else {
-            problem("FCGI_LISTEN", "must be unix:/absolute/path (no ':') or host:port")
+            problem("FCGI_LISTEN", "must be unix:/absolute/path (no ':'), host:port or systemd")
             return nil
         }
         return address

@@ -4,9 +4,15 @@ enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     case unix(path: String)
     /// `host:port`, or `:port` for every IPv4 interface.
     case tcp(host: String, port: Int)
+    /// `systemd`: the listening socket passed by systemd socket activation (`LISTEN_FDS`).
+    case systemd
 
-    /// Parses `unix:/path` or `host:port`.
+    /// Parses `unix:/path`, `host:port` or `systemd`.
     init?(_ text: String) {
+        if text == "systemd" {
+            self = .systemd
+            return
+        }
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst("unix:".count))
             // libfcgi's FCGX_OpenSocket reads any path containing ':' as host:port.
@@ -22,11 +28,12 @@ enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
         self = .tcp(host: host, port: port)
     }
 
-    /// The argument `FCGX_OpenSocket` expects.
-    var socketPath: String {
+    /// The argument `FCGX_OpenSocket` expects (nil for an inherited socket).
+    var socketPath: String? {
         switch self {
         case .unix(let path): path
         case .tcp(let host, let port): "\(host):\(port)"
+        case .systemd: nil
         }
     }
 
@@ -34,6 +41,7 @@ enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .unix(let path): "unix:\(path)"
         case .tcp(let host, let port): "\(host):\(port)"
+        case .systemd: "systemd"
         }
     }
 }

@@ -1,4 +1,5 @@
 import CFastCGI
+import Foundation
 import Glibc
 
 /// The listening socket, opened by libfcgi. Owns the descriptor and, for a unix socket, the
@@ -19,8 +20,14 @@ final class FastCGIListener {
     }
 
     /// Opens the socket. A stale unix socket file from an earlier run is replaced; the new one
-    /// gets `mode` so that nginx's worker user can connect.
+    /// gets `mode` so that nginx's worker user can connect. With `systemd`, takes the socket
+    /// systemd passed instead (sd_listen_fds(3): fd 3, `LISTEN_PID` must be this process).
     init(address: ListenAddress, backlog: Int, mode: Int) throws(OpenError) {
+        guard let socketPath = address.socketPath else {
+            self.address = address
+            self.descriptor = try Self.inheritedSocket()
+            return
+        }
         if case .unix(let path) = address {
             var status = stat()
             if lstat(path, &status) == 0 {
@@ -30,7 +37,7 @@ final class FastCGIListener {
                 unlink(path)
             }
         }
-        let descriptor = FCGX_OpenSocket(address.socketPath, Int32(backlog))
+        let descriptor = FCGX_OpenSocket(socketPath, Int32(backlog))
         guard descriptor >= 0 else {
             throw OpenError(description: "cannot listen on \(address): \(String(cString: strerror(errno)))")
         }
@@ -42,6 +49,27 @@ final class FastCGIListener {
         }
         self.address = address
         self.descriptor = descriptor
+    }
+
+    /// The first socket of systemd socket activation, checked to be a listening stream socket.
+    private static func inheritedSocket() throws(OpenError) -> Int32 {
+        let environment = ProcessInfo.processInfo.environment
+        guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+            let count = environment["LISTEN_FDS"].flatMap(Int.init), count >= 1
+        else {
+            throw OpenError(description: "FCGI_LISTEN=systemd but no socket was passed (LISTEN_PID/LISTEN_FDS)")
+        }
+        let descriptor: Int32 = 3  // SD_LISTEN_FDS_START
+        var accepting: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting == 1 else {
+            throw OpenError(description: "fd 3 from systemd is not a listening socket")
+        }
+        // Not for child processes (sd_listen_fds with unset_environment).
+        unsetenv("LISTEN_PID")
+        unsetenv("LISTEN_FDS")
+        unsetenv("LISTEN_FDNAMES")
+        return descriptor
     }
 
     /// Stops accepting: threads blocked in accept() return at once.

@@ -29,7 +29,8 @@ extension FastCGIRequest {
         }
         return .request(HTTPRequest(
             method: method, path: path, contentType: parameter("CONTENT_TYPE"),
-            authorization: parameter("HTTP_AUTHORIZATION"), body: body))
+            authorization: parameter("HTTP_AUTHORIZATION"), body: body,
+            isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1"))
     }
 
     /// nginx's `$request_id` when it passes one (32 hex digits); anything odd is ignored.

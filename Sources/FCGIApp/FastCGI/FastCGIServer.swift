@@ -84,12 +84,14 @@ final class FastCGIServer: Sendable {
             }
             let delivered = request.write(response, extraHeaders: [("X-Request-ID", requestID)])
             request.finish()
+            let duration = ContinuousClock.now - started
+            application.requestMetrics.record(route: application.router.routeLabel(for: path), status: response.status.code, duration: duration)
 
             var metadata = response.logMetadata
             metadata["http.method"] = "\(method)"
             metadata["http.path"] = "\(path.prefix(256))"
             metadata["http.status"] = "\(response.status.code)"
-            metadata["http.duration_ms"] = "\(Self.milliseconds(ContinuousClock.now - started))"
+            metadata["http.duration_ms"] = "\(Self.milliseconds(duration))"
             if !delivered { metadata["http.delivered"] = "false" }
             requestLogger.log(level: Self.logLevel(for: response.status.code), "request", metadata: metadata)
         }

@@ -10,13 +10,20 @@ struct HTTPRequest: Sendable {
     var authorization: String?
     /// The body, at most the configured limit.
     var body: [UInt8]
+    /// Whether the request came through nginx's internal listener (`KEYCLOAK_FCGI_INTERNAL=1`),
+    /// which alone may reach `/readyz` and `/metrics`.
+    var isInternal: Bool
 
-    init(method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = []) {
+    init(
+        method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = [],
+        isInternal: Bool = false
+    ) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.authorization = authorization
         self.body = body
+        self.isInternal = isInternal
     }
 
     /// The media type of `contentType`, lower-cased, without parameters.

@@ -1,12 +1,19 @@
 import Logging
 
-/// swift-log to stderr, one line per event, at the configured level.
+/// swift-log to stderr, one line per event, at the configured level and format.
 enum LogSetup {
-    static func bootstrap(level: Logger.Level) {
+    static func bootstrap(level: Logger.Level, format: AppConfiguration.LogFormat) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 }

@@ -2,12 +2,21 @@ import Auth
 
 /// The one routing table: exact paths, then methods. Unknown paths answer 404, known paths
 /// with another method 405 with `Allow`; `HEAD` is served by the `GET` handler without a body.
+/// Internal routes (readiness, metrics) answer 404 unless the request came through nginx's
+/// internal listener.
 struct Router: Sendable {
     private var routes: [String: [(method: String, handler: any RequestHandler)]] = [:]
+    private var internalPaths: Set<String> = []
 
-    /// Adds a route.
-    mutating func add(_ method: String, _ path: String, _ handler: some RequestHandler) {
+    /// Adds a route; `internalOnly` routes are hidden from requests that are not internal.
+    mutating func add(_ method: String, _ path: String, _ handler: some RequestHandler, internalOnly: Bool = false) {
         routes[path, default: []].append((method, handler))
+        if internalOnly { internalPaths.insert(path) }
+    }
+
+    /// The metrics label for a path: the route itself, or `unmatched` (bounded cardinality).
+    func routeLabel(for path: String) -> String {
+        routes[path] == nil ? "unmatched" : path
     }
 
     /// Routes `request`, turning any handler error into its response.
@@ -31,7 +40,7 @@ struct Router: Sendable {
     }
 
     private func dispatch(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
-        guard let candidates = routes[request.path] else {
+        guard let candidates = routes[request.path], request.isInternal || !internalPaths.contains(request.path) else {
             throw .notFound
         }
         let method = request.method == "HEAD" ? "GET" : request.method

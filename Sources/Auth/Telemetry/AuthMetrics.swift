@@ -1,0 +1,58 @@
+import Metrics
+
+/// The metrics the `Auth` module emits through swift-metrics (the application chooses the
+/// backend; keycloak-fcgi exports them in Prometheus format).
+///
+/// - `keycloak_fcgi_idp_requests_total{endpoint,outcome}` and
+///   `keycloak_fcgi_idp_request_duration_seconds{endpoint}`: every call to the provider.
+/// - `keycloak_fcgi_jwks_fetches_total{trigger,outcome}`: key set fetches, by what caused them.
+/// - `keycloak_fcgi_auth_failures_total{reason}`: refused tokens, by `AuthError.Code`.
+public enum AuthMetrics {
+    /// How a call to the provider ended.
+    public enum Outcome: String, Sendable {
+        /// A 2xx answer.
+        case success
+        /// An answer with another status (4xx, 5xx).
+        case httpError = "http_error"
+        /// No answer: connect failure or timeout.
+        case unavailable
+        /// An answer too large to read.
+        case invalidResponse = "invalid_response"
+        /// Not attempted: every provider slot was taken.
+        case busy
+    }
+
+    /// Why a key set fetch happened.
+    public enum FetchTrigger: String, Sendable {
+        /// A token named a `kid` that was not cached.
+        case unknownKeyID = "unknown_kid"
+        /// Start-up or the periodic refresh.
+        case refresh
+    }
+
+    static func providerCall(endpoint: String, outcome: Outcome, duration: Duration?) {
+        Counter(label: "keycloak_fcgi_idp_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome.rawValue)])
+            .increment()
+        if let duration {
+            Timer(label: "keycloak_fcgi_idp_request_duration_seconds", dimensions: [("endpoint", endpoint)])
+                .recordNanoseconds(nanoseconds(duration))
+        }
+    }
+
+    static func keyFetch(trigger: FetchTrigger, succeeded: Bool) {
+        Counter(
+            label: "keycloak_fcgi_jwks_fetches_total",
+            dimensions: [("trigger", trigger.rawValue), ("outcome", succeeded ? "success" : "failure")]
+        ).increment()
+    }
+
+    static func verificationFailure(_ error: AuthError) {
+        guard error.isCallerError else { return }
+        Counter(label: "keycloak_fcgi_auth_failures_total", dimensions: [("reason", error.code.rawValue)]).increment()
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

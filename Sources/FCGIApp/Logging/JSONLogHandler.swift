@@ -1,0 +1,61 @@
+import Glibc
+import Logging
+
+/// swift-log handler writing one JSON object per line to stderr (`LOG_FORMAT=json`):
+/// `{"time","level","label","message", ...metadata}` with metadata keys in sorted order.
+/// Each line goes out in a single write(2), so lines from different threads never interleave.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata {
+            merged.merge(extra) { _, new in new }
+        }
+        var members: [(String, JSONValue)] = [
+            ("time", .string(Self.timestamp())),
+            ("level", .string(event.level.rawValue)),
+            ("label", .string(label)),
+            ("message", .string(event.message.description)),
+        ]
+        for key in merged.keys.sorted() {
+            if let value = merged[key] {
+                members.append((key, Self.json(value)))
+            }
+        }
+        var line = JSONValue.object(members).serialized
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { bytes in
+            _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count)
+        }
+    }
+
+    private static func json(_ value: Logger.Metadata.Value) -> JSONValue {
+        switch value {
+        case .string(let string): .string(string)
+        case .stringConvertible(let convertible): .string(convertible.description)
+        case .array(let values): .array(values.map(json))
+        case .dictionary(let dictionary): .object(dictionary.keys.sorted().compactMap { key in dictionary[key].map { (key, json($0)) } })
+        }
+    }
+
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-29T02:08:50.123Z`.
+    private static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let milliseconds = Int(now.tv_nsec / 1_000_000)
+        let fraction = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
+    }
+}
