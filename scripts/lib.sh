@@ -60,3 +60,8 @@ ensure_dependencies() {
     ensure_python_packages
     ensure_swagger_ui
 }
+
+# Headless Chromium, chromedriver and selenium for the real-browser test of the Swagger page.
+ensure_browser() {
+    bash "$repo/scripts/ensure-browser.sh"
+}

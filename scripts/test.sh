@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$repo"
 ensure_dependencies
+ensure_browser
 
 say "unit and router tests (swift test)"
 swift test
