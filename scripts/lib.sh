@@ -21,7 +21,8 @@ ensure_packages() {
 
 # Installs the pinned Python test tooling when an import is missing.
 ensure_python_packages() {
-    if ! python3 -c 'import cryptography, joserfc, pytest, requests, jsonschema, openapi_spec_validator' 2>/dev/null; then
+    if ! python3 -c 'import cryptography, joserfc, pytest, requests, jsonschema, openapi_spec_validator, yaml' 2>/dev/null \
+        || ! command -v hadolint >/dev/null; then
         say "installing Python test tooling"
         python3 -m pip install -q -r "$repo/scripts/requirements-test.txt"
     fi
@@ -55,8 +56,12 @@ PY
 
 # Everything the build, the local stack and the tests need.
 ensure_dependencies() {
-    command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.1 or newer is required)" >&2; exit 1; }
-    ensure_packages nginx libfcgi-dev libcurl4-openssl-dev pkg-config openssl curl ca-certificates
+    command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
+    # Build and run: nginx, libfcgi, libcurl. Tests: docker-compose (validates the Compose file
+    # without an engine), libfcgi-bin (cgi-fcgi, the image's health check), gettext-base
+    # (envsubst, as in the nginx image), systemd (systemd-analyze verify for the units).
+    ensure_packages nginx libfcgi-dev libcurl4-openssl-dev pkg-config openssl curl ca-certificates \
+        docker-compose libfcgi-bin gettext-base systemd
     ensure_python_packages
     ensure_swagger_ui
 }
