@@ -34,6 +34,10 @@ public struct AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case tokenRejectedByProvider
         /// The provider refused the username/password (`invalid_grant`).
         case invalidCredentials
+        /// The refresh token is expired, revoked, or its session ended (`invalid_grant`).
+        case invalidRefreshToken
+        /// A valid token without the roles or scopes the resource requires.
+        case insufficientPermissions
 
         // The identity provider.
         /// Not reachable, timed out, or discovery has not succeeded yet.

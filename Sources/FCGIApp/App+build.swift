@@ -28,16 +28,29 @@ func buildApplication(
         provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger,
         makeTransport: transportFactory)
 
+    let verifier = JWTVerifier(policy: configuration.policy)
+    let cacheSize = configuration.tokenCacheSize
     let authenticator: any Authenticator =
         switch configuration.verifyMode {
-        case .jwks: LocalTokenAuthenticator(verifier: JWTVerifier(policy: configuration.policy), provider: provider)
-        case .userinfo: UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes)
+        case .jwks:
+            LocalTokenAuthenticator(
+                verifier: verifier, provider: provider, cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
+        case .userinfo:
+            UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes)
+        case .introspect:
+            IntrospectionAuthenticator(
+                verifier: verifier, provider: provider,
+                cache: cacheSize > 0 && configuration.introspectionTTLSeconds > 0 ? TokenCache(capacity: cacheSize) : nil,
+                activeTTL: configuration.introspectionTTLSeconds)
         }
 
     var router = Router()
     router.add("GET", "/", RootHandler())
     router.add("POST", "/login", LoginHandler())
-    router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator))
+    router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator, policy: configuration.authorization))
+    router.add("POST", "/refresh", RefreshHandler())
+    router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
+    router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization))
     router.add("GET", "/healthz", HealthHandler())
     router.add("GET", "/readyz", ReadinessHandler(provider: provider, needsKeys: configuration.verifyMode == .jwks), internalOnly: true)
     router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)

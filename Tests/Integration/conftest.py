@@ -62,7 +62,7 @@ def shared_idp():
     idp.stop()
 
 
-@pytest.fixture(scope="module", params=["jwks", "userinfo"])
+@pytest.fixture(scope="module", params=["jwks", "userinfo", "introspect"])
 def contract_stack(request, tmp_path_factory, tls_dir, shared_idp):
     """The default stack in each verification mode, shared by a module's contract tests."""
     stack = Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), tls_dir, idp=shared_idp,

@@ -8,6 +8,10 @@
 document does not list, a missing or wrong documented header, a wrong content type, a body that
 is not JSON, or the first schema errors (with the JSON path inside the body).
 
+A response documented without ``content`` (``POST /logout`` and ``GET /auth`` 204) must have an
+empty body and needs no ``Content-Type``; its documented headers are checked all the same (the
+``X-Auth-*`` headers of ``GET /auth``: required ones present, each sent once, matching its schema).
+
 Paths the document does not list must answer ``components.responses.NotFound`` (404); a listed
 path with another method ``components.responses.MethodNotAllowed`` (405, ``Allow`` naming at
 least the documented methods). ``HEAD`` is checked as ``GET`` with an empty body.

@@ -1,6 +1,6 @@
 """Every row of seed-contract.md through TLS nginx, the release binary and a real OIDC server
-process, in both verification modes (`jwks` and `userinfo`). Each live response is also checked
-against the OpenAPI document."""
+process, in every verification mode (`jwks`, `userinfo`, `introspect`). Each live response is
+also checked against the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -97,7 +97,12 @@ def test_protected_with_a_valid_token_returns_the_user(contract_stack):
     token = contract_stack.token()
     answer = checked(contract_stack.protected(token), "GET", "/protected")
     assert answer.status_code == 200, answer.text
-    assert answer.content == b'{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani"}'
+    # The seed's three fields first, then the roles (an additive change: realm roles, then
+    # client roles as client:role).
+    assert answer.content == (
+        b'{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani",'
+        b'"roles":["default-roles-testing","offline_access","uma_authorization","user","account:manage-account",'
+        b'"account:manage-account-links","account:view-profile","fastapi-keycloak:reader"]}')
 
 
 def test_bearer_scheme_is_case_insensitive_and_tolerates_a_doubled_prefix(contract_stack):
@@ -111,7 +116,7 @@ def test_protected_user_without_names_or_email_gets_nulls(contract_stack):
     token = contract_stack.token("service-bot", "Bot#12345")
     answer = checked(contract_stack.protected(token), "GET", "/protected")
     assert answer.status_code == 200, answer.text
-    assert answer.content == b'{"preferred_username":"service-bot","email":null,"full_name":null}'
+    assert answer.content.startswith(b'{"preferred_username":"service-bot","email":null,"full_name":null,"roles":[')
 
 
 @pytest.mark.parametrize("token", [

@@ -1,7 +1,10 @@
 """The API document (nginx/html/openapi.json) and the Swagger UI page (nginx/html/docs/).
 
 Checks that the document is valid OpenAPI 3.1, that every literal body of
-/work/shared/seed-contract.md passes ``assert_response_matches`` and wrong ones do not, and that
+/work/shared/seed-contract.md passes ``assert_response_matches`` and wrong ones do not (with one
+deliberate, additive change: ``GET /protected`` 200 now always carries ``roles``, so the seed's
+three-field body no longer matches), that the additions (``/refresh``, ``/logout``, ``/auth``,
+403 and ``roles`` on ``/protected``) are documented, and that
 the page loads only absolute ``/docs/...`` assets that the Swagger UI dist really ships
 (downloaded from PyPI ``drf-spectacular-sidecar``; set ``SWAGGER_UI_DIR`` to an unpacked
 ``swagger-ui-dist`` directory to test offline).
@@ -39,6 +42,14 @@ JSON = {"Content-Type": "application/json"}
 WELCOME = (b'{"message":"Welcome to the Keycloak authentication system. Use the /login endpoint to '
            b'authenticate and /protected to access the protected resource.","documentation":"/docs"}')
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCIgOiAiSldUIn0.eyJzdWIiOiJ4In0.c2ln"
+ROLES = ('["default-roles-testing","offline_access","uma_authorization","user",'
+         '"account:manage-account","fastapi-keycloak:reader"]')
+AUTH_HEADERS = {"X-Auth-Subject": "6f1c2a0e-4b1e-4d7a-9a57-2f0d3c1e8b11", "X-Auth-Username": "abdullah",
+                "X-Auth-Email": "abdullah@example.com",
+                "X-Auth-Roles": "default-roles-testing,offline_access,uma_authorization,user,"
+                                "account:manage-account,fastapi-keycloak:reader"}
+NOT_ENOUGH_PERMISSIONS = b'{"detail":"Not enough permissions"}'
+BAD_REFRESH = b'{"detail":"Invalid or expired refresh token"}'
 
 
 def missing(*fields: str) -> bytes:
@@ -47,7 +58,9 @@ def missing(*fields: str) -> bytes:
     return json.dumps({"detail": entries}, separators=(",", ":")).encode()
 
 
-# (id, method, path, status, headers, body): one per row of seed-contract.md, literal bodies.
+# (id, method, path, status, headers, body): one per row of seed-contract.md, literal bodies, then
+# the additions. The seed's /protected 200 rows carry the added ``roles`` field (see
+# SEED_BODIES_NOW_WRONG for the seed's own three-field bodies).
 CONTRACT_ROWS = [
     ("root", "GET", "/", 200, JSON, WELCOME),
     ("login-seed-fields", "POST", "/login", 200, JSON,
@@ -73,9 +86,10 @@ CONTRACT_ROWS = [
     ("login-rate-limited", "POST", "/login", 429, JSON, b'{"detail":"Too many requests"}'),
     ("login-bad-multipart", "POST", "/login", 400, JSON, b'{"detail":"There was an error parsing the body"}'),
     ("protected-user", "GET", "/protected", 200, {**JSON, "Cache-Control": "no-store"},
-     b'{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani"}'),
+     b'{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani",'
+     b'"roles":' + ROLES.encode() + b'}'),
     ("protected-user-nulls", "GET", "/protected", 200, JSON,
-     b'{"preferred_username":"abdullah","email":null,"full_name":null}'),
+     b'{"preferred_username":"abdullah","email":null,"full_name":null,"roles":[]}'),
     ("protected-no-credentials", "GET", "/protected", 401, {**JSON, "WWW-Authenticate": "Bearer"},
      b'{"detail":"Not authenticated"}'),
     ("protected-invalid-token", "GET", "/protected", 401,
@@ -93,16 +107,70 @@ CONTRACT_ROWS = [
     ("charset-and-pairs", "GET", "/protected", 401,
      [("content-type", "application/json; charset=utf-8"), ("www-authenticate", "Bearer")],
      b'{"detail":"Not authenticated"}'),
+    # --- additions: roles and 403 on /protected, /refresh, /logout, /auth
+    ("protected-not-enough-permissions", "GET", "/protected", 403, JSON, NOT_ENOUGH_PERMISSIONS),
+    ("refresh-tokens", "POST", "/refresh", 200, {**JSON, "Cache-Control": "no-store"},
+     f'{{"access_token":"{JWT}","token_type":"bearer","expires_in":300,"refresh_token":"{JWT}",'
+     f'"refresh_expires_in":1800,"scope":"profile email"}}'.encode()),
+    ("refresh-seed-fields", "POST", "/refresh", 200, JSON,
+     f'{{"access_token":"{JWT}","token_type":"bearer"}}'.encode()),
+    ("refresh-invalid", "POST", "/refresh", 401, JSON, BAD_REFRESH),
+    ("refresh-missing", "POST", "/refresh", 422, JSON, missing("refresh_token")),
+    ("refresh-too-large", "POST", "/refresh", 413, JSON, b'{"detail":"Request body too large"}'),
+    ("refresh-idp-error", "POST", "/refresh", 502, JSON, b'{"detail":"Identity provider error"}'),
+    ("refresh-idp-unreachable", "POST", "/refresh", 503, {**JSON, "Retry-After": "5"},
+     b'{"detail":"Identity provider unavailable"}'),
+    ("logout-no-content", "POST", "/logout", 204, {}, b""),
+    ("logout-no-content-none-body", "POST", "/logout", 204, [("Cache-Control", "no-store")], None),
+    ("logout-invalid-refresh-token", "POST", "/logout", 401, JSON, BAD_REFRESH),
+    ("logout-invalid-bearer", "POST", "/logout", 401,
+     {**JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'}, b'{"detail":"Could not validate credentials"}'),
+    ("logout-missing", "POST", "/logout", 422, JSON, missing("refresh_token")),
+    ("logout-too-large", "POST", "/logout", 413, JSON, b'{"detail":"Request body too large"}'),
+    ("logout-idp-error", "POST", "/logout", 502, JSON, b'{"detail":"Identity provider error"}'),
+    ("logout-idp-unreachable", "POST", "/logout", 503, JSON, b'{"detail":"Identity provider unavailable"}'),
+    ("auth-ok", "GET", "/auth", 204, AUTH_HEADERS, b""),
+    ("auth-ok-without-email", "GET", "/auth", 204,
+     {name: value for name, value in AUTH_HEADERS.items() if name != "X-Auth-Email"}, b""),
+    ("auth-ok-lower-case-pairs", "GET", "/auth", 204,
+     [(name.lower(), value) for name, value in AUTH_HEADERS.items()], None),
+    ("auth-no-credentials", "GET", "/auth", 401, {**JSON, "WWW-Authenticate": "Bearer"},
+     b'{"detail":"Not authenticated"}'),
+    ("auth-invalid-token", "GET", "/auth", 401, {**JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+     b'{"detail":"Could not validate credentials"}'),
+    ("auth-not-enough-permissions", "GET", "/auth", 403, JSON, NOT_ENOUGH_PERMISSIONS),
+    ("auth-idp-unreachable", "GET", "/auth", 503, JSON, b'{"detail":"Identity provider unavailable"}'),
+    ("auth-idp-error", "GET", "/auth", 502, JSON, b'{"detail":"Identity provider error"}'),
+    ("wrong-method-refresh", "GET", "/refresh", 405, {**JSON, "Allow": "POST"}, b'{"detail":"Method Not Allowed"}'),
+    ("wrong-method-auth", "POST", "/auth", 405, {**JSON, "Allow": "GET, HEAD"}, b'{"detail":"Method Not Allowed"}'),
+]
+
+# The seed contract's literal /protected 200 bodies (three fields). Deliberate, additive change:
+# the service now always sends ``roles`` as well, so these no longer match the document.
+SEED_BODIES_NOW_WRONG = [
+    ("seed-protected-user", "GET", "/protected", 200, {**JSON, "Cache-Control": "no-store"},
+     b'{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani"}',
+     ["roles", "required"]),
+    ("seed-protected-user-nulls", "GET", "/protected", 200, JSON,
+     b'{"preferred_username":"abdullah","email":null,"full_name":null}', ["roles", "required"]),
 ]
 
 # (id, method, path, status, headers, body, words the AssertionError must contain)
-WRONG_RESPONSES = [
+WRONG_RESPONSES = SEED_BODIES_NOW_WRONG + [
     ("userinfo-missing-full-name", "GET", "/protected", 200, JSON,
-     b'{"preferred_username":"abdullah","email":null}', ["full_name", "required"]),
+     b'{"preferred_username":"abdullah","email":null,"roles":[]}', ["full_name", "required"]),
     ("userinfo-extra-field", "GET", "/protected", 200, JSON,
-     b'{"preferred_username":"a","email":null,"full_name":null,"sub":"1"}', ["sub"]),
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":[],"sub":"1"}', ["sub"]),
     ("userinfo-email-number", "GET", "/protected", 200, JSON,
-     b'{"preferred_username":"a","email":1,"full_name":null}', ["$.email"]),
+     b'{"preferred_username":"a","email":1,"full_name":null,"roles":[]}', ["$.email"]),
+    ("userinfo-roles-string", "GET", "/protected", 200, JSON,
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":"user"}', ["$.roles", "array"]),
+    ("userinfo-roles-comma-string", "GET", "/protected", 200, JSON,
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":"user,admin"}', ["$.roles"]),
+    ("userinfo-roles-null", "GET", "/protected", 200, JSON,
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":null}', ["$.roles"]),
+    ("userinfo-role-not-string", "GET", "/protected", 200, JSON,
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":["user",1]}', ["$.roles[1]"]),
     ("token-type-capitalised", "POST", "/login", 200, JSON,
      f'{{"access_token":"{JWT}","token_type":"Bearer"}}'.encode(), ["token_type", "bearer"]),
     ("token-missing-token-type", "POST", "/login", 200, JSON,
@@ -127,8 +195,9 @@ WRONG_RESPONSES = [
     ("protected-401-detail-of-login", "GET", "/protected", 401, {**JSON, "WWW-Authenticate": "Bearer"},
      b'{"detail":"Invalid username or password"}', ["$.detail"]),
     ("login-401-other-detail", "POST", "/login", 401, JSON, b'{"detail":"Invalid token"}', ["$.detail"]),
+    # 403 is documented now (missing roles or scopes), but not with the old FastAPI's body.
     ("protected-403-of-old-fastapi", "GET", "/protected", 403, JSON, b'{"detail":"Not authenticated"}',
-     ["undocumented status 403"]),
+     ["$.detail"]),
     ("error-detail-not-string", "POST", "/login", 503, JSON, b'{"detail":{"error":"x"}}', ["$.detail"]),
     ("error-extra-field", "POST", "/login", 503, JSON,
      b'{"detail":"Identity provider unavailable","secret":"x"}', ["secret"]),
@@ -144,6 +213,45 @@ WRONG_RESPONSES = [
     ("wrong-method-served", "PUT", "/protected", 200, JSON,
      b'{"preferred_username":"a","email":null,"full_name":null}', ["only 405"]),
     ("head-with-body", "HEAD", "/", 200, JSON, WELCOME, ["HEAD", "no body"]),
+    # --- additions
+    ("protected-403-other-detail", "GET", "/protected", 403, JSON, b'{"detail":"Forbidden"}', ["$.detail"]),
+    ("refresh-401-detail-of-login", "POST", "/refresh", 401, JSON, b'{"detail":"Invalid username or password"}',
+     ["$.detail"]),
+    ("refresh-422-wrong-loc", "POST", "/refresh", 422, JSON, missing("username"), ["$.detail[0].loc"]),
+    ("refresh-422-second-entry-wrong-loc", "POST", "/refresh", 422, JSON, missing("refresh_token", "password"),
+     ["$.detail[1].loc"]),
+    ("refresh-token-type-capitalised", "POST", "/refresh", 200, JSON,
+     f'{{"access_token":"{JWT}","token_type":"Bearer"}}'.encode(), ["token_type"]),
+    ("refresh-rate-limited", "POST", "/refresh", 429, JSON, b'{"detail":"Too many requests"}',
+     ["undocumented status 429"]),
+    ("logout-200", "POST", "/logout", 200, JSON, b"{}", ["undocumented status 200"]),
+    ("logout-204-with-body", "POST", "/logout", 204, JSON, b'{"detail":"ok"}', ["without a body"]),
+    ("logout-401-other-detail", "POST", "/logout", 401, JSON, b'{"detail":"Not authenticated"}', ["$.detail"]),
+    ("logout-401-plain-bearer-challenge", "POST", "/logout", 401, {**JSON, "WWW-Authenticate": "Bearer"},
+     b'{"detail":"Could not validate credentials"}', ["WWW-Authenticate"]),
+    ("logout-422-wrong-loc", "POST", "/logout", 422, JSON, missing("username"), ["$.detail[0].loc"]),
+    ("auth-204-without-username", "GET", "/auth", 204,
+     {name: value for name, value in AUTH_HEADERS.items() if name != "X-Auth-Username"}, b"",
+     ["X-Auth-Username", "missing"]),
+    ("auth-204-without-subject", "GET", "/auth", 204,
+     {name: value for name, value in AUTH_HEADERS.items() if name != "X-Auth-Subject"}, b"",
+     ["X-Auth-Subject", "missing"]),
+    ("auth-204-without-roles", "GET", "/auth", 204,
+     {name: value for name, value in AUTH_HEADERS.items() if name != "X-Auth-Roles"}, b"",
+     ["X-Auth-Roles", "missing"]),
+    ("auth-204-empty-subject", "GET", "/auth", 204, {**AUTH_HEADERS, "X-Auth-Subject": ""}, b"",
+     ["X-Auth-Subject"]),
+    ("auth-204-username-twice", "GET", "/auth", 204,
+     list(AUTH_HEADERS.items()) + [("X-Auth-Username", "mallory")], b"", ["X-Auth-Username", "2 times"]),
+    ("auth-204-with-user-body", "GET", "/auth", 204, {**AUTH_HEADERS, **JSON},
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":[]}', ["without a body"]),
+    ("auth-200", "GET", "/auth", 200, {**AUTH_HEADERS, **JSON},
+     b'{"preferred_username":"a","email":null,"full_name":null,"roles":[]}', ["undocumented status 200"]),
+    ("auth-401-without-www-authenticate", "GET", "/auth", 401, JSON, b'{"detail":"Not authenticated"}',
+     ["WWW-Authenticate", "missing"]),
+    ("auth-401-refresh-detail", "GET", "/auth", 401, {**JSON, "WWW-Authenticate": "Bearer"}, BAD_REFRESH,
+     ["$.detail"]),
+    ("auth-403-other-detail", "GET", "/auth", 403, JSON, b'{"detail":"Forbidden"}', ["$.detail"]),
 ]
 
 
@@ -183,30 +291,42 @@ def test_info_servers_and_security_scheme() -> None:
 def test_endpoints_and_statuses() -> None:
     paths = load_openapi()["paths"]
     assert {path: sorted(item) for path, item in paths.items()} == {
-        "/": ["get"], "/login": ["post"], "/protected": ["get"]}
+        "/": ["get"], "/login": ["post"], "/refresh": ["post"], "/logout": ["post"], "/protected": ["get"],
+        "/auth": ["get"]}
     statuses = {path: sorted(next(iter(item.values()))["responses"]) for path, item in paths.items()}
     assert statuses["/login"] == ["200", "400", "401", "413", "422", "429", "502", "503"]
-    assert statuses["/protected"] == ["200", "401", "502", "503"]
+    assert statuses["/refresh"] == ["200", "401", "413", "422", "502", "503"]
+    assert statuses["/logout"] == ["204", "401", "413", "422", "502", "503"]
+    assert statuses["/protected"] == ["200", "401", "403", "502", "503"]
+    assert statuses["/auth"] == ["204", "401", "403", "502", "503"]
     assert statuses["/"] == ["200", "502"]
 
 
-def test_operations_have_ids_summaries_and_only_protected_needs_a_token() -> None:
+def test_operations_have_ids_summaries_and_security() -> None:
     document = load_openapi()
     assert "security" not in document
-    ids = []
+    ids = {}
+    bearer = [{"HTTPBearer": []}]
+    expected_security = {"/protected": bearer, "/auth": bearer, "/logout": [{"HTTPBearer": []}, {}]}
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            ids.append(operation["operationId"])
+            ids[(method, path)] = operation["operationId"]
             assert operation.get("summary"), (method, path)
             assert operation.get("description"), (method, path)
-            expected = [{"HTTPBearer": []}] if path == "/protected" else None
-            assert operation.get("security") == expected, (method, path)
-    assert len(ids) == len(set(ids))
+            assert "tags" not in operation, "the document uses no tags (as the seed's FastAPI app)"
+            assert operation.get("security") == expected_security.get(path), (method, path)
+    assert len(ids) == len(set(ids.values()))
+    assert ids[("post", "/refresh")] == "refresh_refresh_post"
+    assert ids[("post", "/logout")] == "logout_logout_post"
+    assert ids[("get", "/auth")] == "auth_auth_get"
+    assert "auth_request" in document["paths"]["/auth"]["get"]["description"]
+    assert "FastCGI" in document["paths"]["/auth"]["get"]["description"]
+    for word in ("/refresh", "/logout", "/auth", "roles"):
+        assert word in document["info"]["description"], word
 
 
-def test_login_request_body_is_a_form_in_both_encodings() -> None:
-    document = load_openapi()
-    body = document["paths"]["/login"]["post"]["requestBody"]
+def _form_schemas(document, path):
+    body = document["paths"][path]["post"]["requestBody"]
     assert body["required"] is True
     assert sorted(body["content"]) == ["application/x-www-form-urlencoded", "multipart/form-data"]
     for media in body["content"].values():
@@ -214,9 +334,49 @@ def test_login_request_body_is_a_form_in_both_encodings() -> None:
         if "$ref" in schema:
             schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
         assert schema["type"] == "object"
+        yield schema
+
+
+def test_login_request_body_is_a_form_in_both_encodings() -> None:
+    document = load_openapi()
+    for schema in _form_schemas(document, "/login"):
         assert sorted(schema["required"]) == ["password", "username"]
         assert schema["properties"]["password"]["format"] == "password"
         assert schema["properties"]["username"]["type"] == "string"
+
+
+@pytest.mark.parametrize("path", ["/refresh", "/logout"])
+def test_refresh_and_logout_request_bodies_are_forms_with_a_refresh_token(path) -> None:
+    document = load_openapi()
+    for schema in _form_schemas(document, path):
+        assert schema["title"] == f"Body_{path[1:]}_{path[1:]}_post"
+        assert schema["required"] == ["refresh_token"]
+        assert schema["properties"]["refresh_token"]["type"] == "string"
+        assert schema["properties"]["refresh_token"]["minLength"] == 1
+
+
+def test_refresh_answers_the_token_response_of_login() -> None:
+    paths = load_openapi()["paths"]
+    for path in ("/login", "/refresh"):
+        schema = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/TokenResponse"}, path
+    for status in ("413", "502", "503"):
+        for path in ("/refresh", "/logout"):
+            assert paths[path]["post"]["responses"][status] == paths["/login"]["post"]["responses"][status]
+
+
+def test_no_content_responses_and_auth_headers() -> None:
+    document = load_openapi()
+    logout = document["paths"]["/logout"]["post"]["responses"]["204"]
+    auth = document["paths"]["/auth"]["get"]["responses"]["204"]
+    assert "content" not in logout and "content" not in auth
+    required = {name: header.get("required", False) for name, header in auth["headers"].items()}
+    assert required == {"X-Auth-Subject": True, "X-Auth-Username": True, "X-Auth-Email": False,
+                        "X-Auth-Roles": True}
+    for path, method in (("/protected", "get"), ("/auth", "get")):
+        responses = document["paths"][path][method]["responses"]
+        assert responses["401"] == {"$ref": "#/components/responses/BearerUnauthorized"}, path
+        assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}, path
 
 
 def _responses(document):
@@ -251,9 +411,12 @@ def test_strict_schemas() -> None:
     assert sorted(token["required"]) == ["access_token", "token_type"]
     assert token["properties"]["token_type"]["const"] == "bearer"
     user = schemas["UserInfo"]
-    assert sorted(user["required"]) == ["email", "full_name", "preferred_username"]
+    assert list(user["properties"]) == ["preferred_username", "email", "full_name", "roles"]
+    assert sorted(user["required"]) == ["email", "full_name", "preferred_username", "roles"]
     assert user["properties"]["email"]["type"] == ["string", "null"]
     assert user["properties"]["full_name"]["type"] == ["string", "null"]
+    assert user["properties"]["roles"]["type"] == "array"
+    assert user["properties"]["roles"]["items"] == {"type": "string"}
 
 
 def test_every_example_matches_its_schema() -> None:
@@ -265,7 +428,7 @@ def test_every_example_matches_its_schema() -> None:
             for name, example in media.get("examples", {}).items():
                 openapi_contract._check_schema(registry, pointer, example["value"], f"{where} example {name}")
                 count += 1
-    assert count >= 15
+    assert count >= 22
 
 
 # --- the contract rows ----------------------------------------------------------------------

@@ -33,7 +33,21 @@ public struct UserinfoAuthenticator: Authenticator {
         guard let username = claims.preferredUsername ?? claims.sub else {
             throw AuthError(.identityProviderInvalidResponse, "userinfo has neither preferred_username nor sub")
         }
-        return AuthenticatedUser(subject: claims.sub, username: username, email: claims.email, fullName: claims.name)
+        // Userinfo carries no roles. The provider has just accepted this token, so its payload
+        // is authentic: roles, scopes and session come from there.
+        let payload = Self.unverifiedPayloadClaims(of: token)
+        return AuthenticatedUser(
+            subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
+            roles: AuthenticatedUser.roles(realm: payload?.realmAccess, clients: payload?.resourceAccess),
+            scopes: payload?.scope.map { $0.split(separator: " ").map(String.init) } ?? [], sessionID: payload?.sid)
+    }
+
+    /// The payload of a compact JWS, decoded without checking its signature; only for a token
+    /// the provider has vouched for (or to read a `sid` the provider will check itself).
+    public static func unverifiedPayloadClaims(of token: String) -> AccessTokenClaims? {
+        let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard segments.count == 3, let payload = Base64URL.decode(ArraySlice(segments[1])) else { return nil }
+        return try? JSONDecoder().decode(AccessTokenClaims.self, from: Data(payload))
     }
 
     /// Three non-empty segments of base64url characters.

@@ -50,19 +50,53 @@ public final class KeycloakClient {
     /// client_secret_post, every value form-encoded.
     public func passwordGrant(username: String, password: String) throws(AuthError) -> TokenSet {
         let metadata = try provider.metadata()
-        let body = FormURLEncoding.encode([
-            ("grant_type", "password"),
-            ("client_id", provider.settings.clientID),
-            ("client_secret", provider.settings.clientSecret.value),
-            ("username", username),
-            ("password", password),
-            ("scope", "openid"),
-        ])
-        let request = OutgoingRequest(
-            method: .post, url: metadata.tokenEndpoint,
-            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
+        let request = formPost(
+            metadata.tokenEndpoint,
+            [("grant_type", "password"), ("username", username), ("password", password), ("scope", "openid")])
         let response = try send(request, endpoint: "token")
         return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
+    }
+
+    /// The refresh token grant (RFC 6749 §6): a new token set for a live session.
+    /// `invalidRefreshToken` when the token is expired, revoked or its session ended.
+    public func refreshGrant(refreshToken: String) throws(AuthError) -> TokenSet {
+        let metadata = try provider.metadata()
+        let response = try send(
+            formPost(metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]), endpoint: "token")
+        do {
+            return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
+        } catch where error.code == .invalidCredentials {
+            throw AuthError(.invalidRefreshToken, error.context)
+        }
+    }
+
+    /// Ends the provider session of `refreshToken` at the end-session endpoint (Keycloak:
+    /// back-channel logout with the refresh token, 204). `invalidRefreshToken` for a dead token.
+    public func logout(refreshToken: String) throws(AuthError) {
+        let metadata = try provider.metadata()
+        guard let endpoint = metadata.endSessionEndpoint else {
+            throw AuthError(.identityProviderInvalidResponse, "discovery has no end_session_endpoint")
+        }
+        let response = try send(formPost(endpoint, [("refresh_token", refreshToken)]), endpoint: "logout")
+        guard (200..<300).contains(response.status) else {
+            let error = classifyFailure(response, endpoint: "logout")
+            throw error.code == .invalidCredentials ? AuthError(.invalidRefreshToken, error.context) : error
+        }
+    }
+
+    /// Token introspection (RFC 7662 §2) with this client's credentials. Answers whether the
+    /// token is active and, when it is, its claims.
+    public func introspect(token: String) throws(AuthError) -> AccessTokenClaims? {
+        let metadata = try provider.metadata()
+        guard let endpoint = metadata.introspectionEndpoint else {
+            throw AuthError(.identityProviderInvalidResponse, "discovery has no introspection_endpoint")
+        }
+        let response = try send(
+            formPost(endpoint, [("token", token), ("token_type_hint", "access_token")]), endpoint: "introspect")
+        struct Status: Decodable { let active: Bool }
+        let status = try decodeSuccess(Status.self, from: response, endpoint: "introspect")
+        guard status.active else { return nil }
+        return try decodeSuccess(AccessTokenClaims.self, from: response, endpoint: "introspect")
     }
 
     /// The userinfo endpoint (OIDC Core §5.3) with the caller's access token.
@@ -95,6 +129,14 @@ public final class KeycloakClient {
     }
 
     // MARK: Plumbing
+
+    /// A form POST with client_secret_post authentication (RFC 6749 §2.3.1): the client id and
+    /// secret first, then `fields`, every value form-encoded.
+    private func formPost(_ url: String, _ fields: [(String, String)]) -> OutgoingRequest {
+        let body = FormURLEncoding.encode(
+            [("client_id", provider.settings.clientID), ("client_secret", provider.settings.clientSecret.value)] + fields)
+        return OutgoingRequest(method: .post, url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
+    }
 
     private func send(_ request: OutgoingRequest, endpoint: String) throws(AuthError) -> IncomingResponse {
         let start = ContinuousClock.now

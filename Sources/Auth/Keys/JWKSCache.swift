@@ -15,6 +15,7 @@ public final class JWKSCache: @unchecked Sendable {
     /// count: a key rotated just after start-up must still be found).
     private var lastTriggeredFetch: ContinuousClock.Instant?
     private var generation = 0
+    private var removalObservers: [@Sendable (Set<String>) -> Void] = []
 
     /// Least time between two refetches triggered by unknown `kid`s.
     public let minimumRefetchInterval: Duration
@@ -30,6 +31,12 @@ public final class JWKSCache: @unchecked Sendable {
         self.minimumRefetchInterval = minimumRefetchInterval
         self.maximumWait = maximumWait
         self.now = now
+    }
+
+    /// Calls `observer` with the key ids a fetch no longer finds (keys the provider withdrew),
+    /// so that whatever they verified can be forgotten.
+    public func onKeysRemoved(_ observer: @escaping @Sendable (Set<String>) -> Void) {
+        condition.withLock { removalObservers.append(observer) }
     }
 
     /// Whether a key set has been loaded at least once.
@@ -120,13 +127,21 @@ public final class JWKSCache: @unchecked Sendable {
         } else {
             AuthMetrics.keyFetch(trigger: trigger, succeeded: false)
         }
-        condition.withLock {
+        let (removed, observers) = condition.withLock { () -> (Set<String>, [@Sendable (Set<String>) -> Void]) in
+            var removed = Set<String>()
             if case .success(let fresh) = result {
+                if let old = keySet {
+                    removed = Set(old.keys.keys).subtracting(fresh.keys.keys)
+                }
                 keySet = fresh
             }
             fetchInFlight = false
             generation += 1
             condition.broadcast()
+            return (removed, removalObservers)
+        }
+        if !removed.isEmpty {
+            for observer in observers { observer(removed) }
         }
         if case .failure(let error) = result {
             throw error

@@ -7,6 +7,7 @@ import Metrics
 ///   `keycloak_fcgi_idp_request_duration_seconds{endpoint}`: every call to the provider.
 /// - `keycloak_fcgi_jwks_fetches_total{trigger,outcome}`: key set fetches, by what caused them.
 /// - `keycloak_fcgi_auth_failures_total{reason}`: refused tokens, by `AuthError.Code`.
+/// - `keycloak_fcgi_token_cache_lookups_total{result}`: verdict cache hits and misses.
 public enum AuthMetrics {
     /// How a call to the provider ended.
     public enum Outcome: String, Sendable {
@@ -49,6 +50,14 @@ public enum AuthMetrics {
     static func verificationFailure(_ error: AuthError) {
         guard error.isCallerError else { return }
         Counter(label: "keycloak_fcgi_auth_failures_total", dimensions: [("reason", error.code.rawValue)]).increment()
+    }
+
+    /// Created on first use, which is after the application bootstrapped its metrics backend.
+    private static let cacheHits = Counter(label: "keycloak_fcgi_token_cache_lookups_total", dimensions: [("result", "hit")])
+    private static let cacheMisses = Counter(label: "keycloak_fcgi_token_cache_lookups_total", dimensions: [("result", "miss")])
+
+    static func tokenCache(hit: Bool) {
+        (hit ? cacheHits : cacheMisses).increment()
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

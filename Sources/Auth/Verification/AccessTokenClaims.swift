@@ -16,6 +16,8 @@ public struct AccessTokenClaims: Decodable, Sendable, Equatable {
     public let azp: String?
     public let aud: Audience?
     public let scope: String?
+    /// Keycloak's session id.
+    public let sid: String?
     public let preferredUsername: String?
     public let email: String?
     public let name: String?
@@ -25,7 +27,7 @@ public struct AccessTokenClaims: Decodable, Sendable, Equatable {
     public let resourceAccess: [String: Roles]?
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name
+        case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name, sid
         case preferredUsername = "preferred_username"
         case givenName = "given_name"
         case familyName = "family_name"

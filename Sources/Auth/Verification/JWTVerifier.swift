@@ -64,8 +64,9 @@ public struct JWTVerifier: Sendable {
         return claims
     }
 
-    /// The claim checks that follow a valid signature, in order.
-    func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String) throws(AuthError) {
+    /// The claim checks that follow a valid signature, in order (also applied to what an
+    /// introspection endpoint says about a token).
+    public func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String) throws(AuthError) {
         // RFC 7519 §4.1.1 and OIDC Core §3.1.3.7 (2): exact string comparison.
         guard let issuer = claims.iss else {
             throw AuthError(.missingClaim, "iss")

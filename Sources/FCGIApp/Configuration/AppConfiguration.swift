@@ -11,6 +11,8 @@ struct AppConfiguration: Sendable {
         case jwks
         /// The seed's behaviour: one userinfo call to the provider per request.
         case userinfo
+        /// RFC 7662 introspection at the provider, cached briefly: revocation takes effect at once.
+        case introspect
     }
 
     /// `KEYCLOAK_SERVER_URL` + `KEYCLOAK_REALM` (or `KEYCLOAK_ISSUER`), `KEYCLOAK_CLIENT_ID`,
@@ -36,6 +38,13 @@ struct AppConfiguration: Sendable {
     var policy: VerificationPolicy
     /// `AUTH_JWKS_REFRESH_SECONDS`: how often the signing keys are refetched (300).
     var jwksRefreshInterval: Duration
+    /// `AUTH_TOKEN_CACHE_SIZE`: verdicts kept (jwks and introspect modes); 0 turns the cache off (10000).
+    var tokenCacheSize: Int
+    /// `AUTH_INTROSPECTION_TTL_SECONDS`: longest an active introspection answer is reused (10).
+    var introspectionTTLSeconds: Double
+    /// `AUTH_REQUIRED_ROLES`, `AUTH_REQUIRED_SCOPES`: what `/protected` (and `/auth`, unless nginx
+    /// passes its own) requires; roles as `name` (realm) or `client:name` (client role).
+    var authorization: AuthorizationPolicy
     /// `LOG_LEVEL`: trace, debug, info (default), notice, warning, error, critical.
     var logLevel: Logger.Level
     /// `LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
@@ -53,6 +62,7 @@ struct AppConfiguration: Sendable {
         "KEYCLOAK_TIMEOUT_SECONDS", "KEYCLOAK_CA_FILE", "KEYCLOAK_MAX_CONCURRENT_CALLS",
         "FCGI_LISTEN", "FCGI_SOCKET_MODE", "FCGI_WORKERS", "FCGI_BACKLOG", "MAX_BODY_BYTES",
         "AUTH_VERIFY", "AUTH_AUDIENCE", "AUTH_CLOCK_SKEW_SECONDS", "AUTH_JWKS_REFRESH_SECONDS",
+        "AUTH_TOKEN_CACHE_SIZE", "AUTH_INTROSPECTION_TTL_SECONDS", "AUTH_REQUIRED_ROLES", "AUTH_REQUIRED_SCOPES",
         "LOG_LEVEL", "LOG_FORMAT",
     ]
 
@@ -88,6 +98,9 @@ struct AppConfiguration: Sendable {
         let audiences = reader.list("AUTH_AUDIENCE")
         let skew = reader.seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600)
         let refresh = reader.seconds("AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400)
+        let cacheSize = reader.integer("AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000)
+        let introspectionTTL = reader.seconds("AUTH_INTROSPECTION_TTL_SECONDS", default: 10, range: 0...3600)
+        let authorization = AuthorizationPolicy(requiredRoles: reader.list("AUTH_REQUIRED_ROLES"), requiredScopes: reader.list("AUTH_REQUIRED_SCOPES"))
         let logLevel = reader.logLevel()
         let logFormat = reader.choice("LOG_FORMAT", default: LogFormat.text)
 
@@ -109,6 +122,9 @@ struct AppConfiguration: Sendable {
             verifyMode: verifyMode,
             policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew),
             jwksRefreshInterval: .milliseconds(Int64(refresh * 1000)),
+            tokenCacheSize: cacheSize,
+            introspectionTTLSeconds: introspectionTTL,
+            authorization: authorization,
             logLevel: logLevel,
             logFormat: logFormat)
     }
@@ -151,6 +167,10 @@ struct AppConfiguration: Sendable {
             "AUTH_AUDIENCE=\(policy.audiences.joined(separator: ","))",
             "AUTH_CLOCK_SKEW_SECONDS=\(policy.clockSkewSeconds)",
             "AUTH_JWKS_REFRESH_SECONDS=\(jwksRefreshInterval)",
+            "AUTH_TOKEN_CACHE_SIZE=\(tokenCacheSize)",
+            "AUTH_INTROSPECTION_TTL_SECONDS=\(introspectionTTLSeconds)",
+            "AUTH_REQUIRED_ROLES=\(authorization.requiredRoles.joined(separator: ","))",
+            "AUTH_REQUIRED_SCOPES=\(authorization.requiredScopes.joined(separator: ","))",
             "LOG_LEVEL=\(logLevel)",
             "LOG_FORMAT=\(logFormat.rawValue)",
         ]

@@ -30,7 +30,8 @@ extension FastCGIRequest {
         return .request(HTTPRequest(
             method: method, path: path, contentType: parameter("CONTENT_TYPE"),
             authorization: parameter("HTTP_AUTHORIZATION"), body: body,
-            isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1"))
+            isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1",
+            requiredRoles: parameter("AUTH_REQUIRED_ROLES"), requiredScopes: parameter("AUTH_REQUIRED_SCOPES")))
     }
 
     /// nginx's `$request_id` when it passes one (32 hex digits); anything odd is ignored.

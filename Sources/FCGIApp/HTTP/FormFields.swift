@@ -20,6 +20,17 @@ enum FormFields {
         }
     }
 
+    /// The named fields of the body, all of them present and non-empty (FastAPI treats an
+    /// empty form value as missing), or `missingFields` naming every one that is not.
+    static func required(_ names: [String], from request: HTTPRequest) throws(HandlerError) -> [String: String] {
+        let fields = try decode(request)
+        let missing = names.filter { (fields[$0] ?? "").isEmpty }
+        guard missing.isEmpty else {
+            throw .missingFields(missing)
+        }
+        return fields
+    }
+
     private struct Parts: Decodable {
         let fields: [String: String]
 

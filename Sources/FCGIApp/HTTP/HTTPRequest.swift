@@ -13,10 +13,14 @@ struct HTTPRequest: Sendable {
     /// Whether the request came through nginx's internal listener (`KEYCLOAK_FCGI_INTERNAL=1`),
     /// which alone may reach `/readyz` and `/metrics`.
     var isInternal: Bool
+    /// nginx's per-location requirements for `/auth` (FastCGI params `AUTH_REQUIRED_ROLES`,
+    /// `AUTH_REQUIRED_SCOPES`; clients cannot set FastCGI params, only `HTTP_*` headers).
+    var requiredRoles: String?
+    var requiredScopes: String?
 
     init(
         method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = [],
-        isInternal: Bool = false
+        isInternal: Bool = false, requiredRoles: String? = nil, requiredScopes: String? = nil
     ) {
         self.method = method
         self.path = path
@@ -24,6 +28,8 @@ struct HTTPRequest: Sendable {
         self.authorization = authorization
         self.body = body
         self.isInternal = isInternal
+        self.requiredRoles = requiredRoles
+        self.requiredScopes = requiredScopes
     }
 
     /// The media type of `contentType`, lower-cased, without parameters.

@@ -38,6 +38,10 @@ extension HTTPResponse {
                 headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
         case .invalidCredentials:
             return .detail("Invalid username or password", status: .unauthorized)
+        case .invalidRefreshToken:
+            return .detail("Invalid or expired refresh token", status: .unauthorized)
+        case .insufficientPermissions:
+            return .detail("Not enough permissions", status: .forbidden)
         case .identityProviderUnavailable:
             return .detail("Identity provider unavailable", status: .serviceUnavailable, headers: [("Retry-After", "5")])
         case .identityProviderBusy:

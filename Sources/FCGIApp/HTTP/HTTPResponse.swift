@@ -40,6 +40,7 @@ struct HTTPStatus: Sendable, Equatable {
     static let noContent = HTTPStatus(code: 204, reason: "No Content")
     static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
     static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")
+    static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")
     static let notFound = HTTPStatus(code: 404, reason: "Not Found")
     static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
     static let contentTooLarge = HTTPStatus(code: 413, reason: "Content Too Large")

@@ -1,15 +1,18 @@
 import Auth
 
-/// `GET /protected`: the bearer token's user, in the seed's shape. `email` and `full_name`
-/// are always present, `null` when the token has no such claim.
+/// `GET /protected`: the bearer token's user, in the seed's shape plus `roles`. `email` and
+/// `full_name` are always present, `null` when the token has no such claim. 403 when the
+/// configured `AUTH_REQUIRED_ROLES`/`AUTH_REQUIRED_SCOPES` are not met.
 struct ProtectedHandler: RequestHandler {
     let authenticator: any Authenticator
+    let policy: AuthorizationPolicy
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let user: AuthenticatedUser
         do {
             let token = try BearerCredentials.token(fromAuthorization: request.authorization)
             user = try authenticator.authenticate(token, using: context.client, now: context.now)
+            try policy.check(user)
         } catch {
             throw .auth(error)
         }
@@ -18,6 +21,7 @@ struct ProtectedHandler: RequestHandler {
                 ("preferred_username", .string(user.username)),
                 ("email", .optional(user.email)),
                 ("full_name", .optional(user.fullName)),
+                ("roles", .array(user.roles.map(JSONValue.string))),
             ]),
             headers: [("Cache-Control", "no-store")])
         if let subject = user.subject {
