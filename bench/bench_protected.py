@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """`/protected` through TLS nginx next to nginx's own `return 200` on the same listener.
 
-Starts the test identity provider, the release binary and nginx (the project's template) on
-free loopback ports, then runs `wrk -t2 -c64 -d10s` against both targets in alternating rounds
-and prints requests/s and p99 side by side, plus the responder's resident memory after the load.
+Starts the test identity provider and, per variant, the release binary behind its own nginx
+(the project's template) on free loopback ports; then runs `wrk -t2 -c64 -d10s` against every
+target in alternating rounds and prints requests/s, p99 and the ratio to nginx's own
+`return 200` side by side, plus each responder's resident memory after the load.
+
+Variants: `cache` (jwks mode with the verified-token cache, the default), `nocache` (jwks,
+AUTH_TOKEN_CACHE_SIZE=0), `userinfo` (the seed's design: a userinfo call per request),
+`introspect`.
 
     python3 bench/bench_protected.py [--rounds 3] [--duration 10] [--connections 64]
+                                     [--variants cache,nocache]
 """
 
 from __future__ import annotations
@@ -59,43 +65,61 @@ def resident_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+VARIANTS = {
+    "cache": ("/protected (jwks, cache)", {}),
+    "nocache": ("/protected (jwks, no cache)", {"AUTH_TOKEN_CACHE_SIZE": "0"}),
+    "userinfo": ("/protected (userinfo)", {"AUTH_VERIFY": "userinfo"}),
+    "introspect": ("/protected (introspect)", {"AUTH_VERIFY": "introspect"}),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--variants", default="cache,nocache")
     args = parser.parse_args()
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
 
     workdir = Path(tempfile.mkdtemp(prefix="kfcgi-bench-"))
     tls = workdir / "tls"
     subprocess.run(["bash", str(REPO / "scripts" / "dev-cert.sh"), str(tls)], check=True, capture_output=True)
-    with IdentityProvider(access_token_lifespan=3600) as idp, \
-            Stack(workdir / "stack", tls, idp=idp, extra_locations=RETURN_200) as stack:
-        token = stack.token()
-        assert stack.protected(token).status_code == 200
-        rss_before = resident_kib(stack.responder.pid)
-        targets = {
-            "nginx return 200": (stack.url("/bench/return200"), None),
-            "/protected (jwks)": (stack.url("/protected"), f"Bearer {token}"),
-        }
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-        for round_index in range(args.rounds):
-            for name, (url, authorization) in targets.items():
-                result = run_wrk(url, args.duration, args.connections, authorization)
-                results[name].append(result)
-                print(f"round {round_index + 1} {name:20} {result['rps']:10.0f} req/s  p99 {result['p99_ms']:7.2f} ms"
-                      f"  non-2xx {result['non2xx']} {result['socket_errors']}", file=sys.stderr)
-        rss_after = resident_kib(stack.responder.pid)
+    stacks: list[Stack] = []
+    with IdentityProvider(access_token_lifespan=3600) as idp:
+        try:
+            for index, variant in enumerate(variants):
+                extra = RETURN_200 if index == 0 else ""
+                stack = Stack(workdir / variant, tls, idp=idp, env=VARIANTS[variant][1], extra_locations=extra)
+                stacks.append(stack)
+                stack.start()
+            token = stacks[0].token()
+            targets: dict[str, tuple[str, str | None]] = {"nginx return 200": (stacks[0].url("/bench/return200"), None)}
+            for variant, stack in zip(variants, stacks):
+                assert stack.protected(token).status_code == 200
+                targets[VARIANTS[variant][0]] = (stack.url("/protected"), f"Bearer {token}")
+            results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            for round_index in range(args.rounds):
+                for name, (url, authorization) in targets.items():
+                    result = run_wrk(url, args.duration, args.connections, authorization)
+                    results[name].append(result)
+                    print(f"round {round_index + 1} {name:28} {result['rps']:10.0f} req/s  p99 {result['p99_ms']:7.2f} ms"
+                          f"  non-2xx {result['non2xx']} {result['socket_errors']}", file=sys.stderr)
+            memory = {VARIANTS[v][0]: resident_kib(st.responder.pid) for v, st in zip(variants, stacks)}
+        finally:
+            for stack in stacks:
+                stack.stop()
 
     limit = statistics.median(r["rps"] for r in results["nginx return 200"])
+    limit_p99 = statistics.median(r["p99_ms"] for r in results["nginx return 200"])
     print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds, medians")
-    print(f"{'target':22} {'req/s':>10} {'p99 ms':>8} {'ratio':>6} {'non-2xx':>8}")
+    print(f"{'target':30} {'req/s':>10} {'p99 ms':>8} {'ratio':>6} {'p99 ×':>6} {'non-2xx':>8} {'RSS MiB':>8}")
     for name, rounds in results.items():
         rps = statistics.median(r["rps"] for r in rounds)
         p99 = statistics.median(r["p99_ms"] for r in rounds)
         non2xx = sum(r["non2xx"] for r in rounds)
-        print(f"{name:22} {rps:10.0f} {p99:8.2f} {rps / limit:6.2f} {non2xx:8d}")
-    print(f"responder resident memory: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after the load")
+        rss = f"{memory[name] / 1024:8.1f}" if name in memory else f"{'':8}"
+        print(f"{name:30} {rps:10.0f} {p99:8.2f} {rps / limit:6.2f} {p99 / limit_p99:6.2f} {non2xx:8d} {rss}")
     return 0
 
 

@@ -10,8 +10,6 @@ final class Application: Sendable {
     let monitor: ProviderMonitor
     let router: Router
     let logger: Logger
-    /// Request counts and latencies by route and status.
-    let requestMetrics = RequestMetrics()
     /// Creates a thread's HTTP transport (curl in production, a fake in tests).
     let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
 
@@ -31,6 +29,8 @@ final class Application: Sendable {
     final class Worker {
         let application: Application
         let client: KeycloakClient
+        /// This thread's request counters and latency histograms.
+        let metrics = RequestMetrics()
 
         init(application: Application) throws(AuthError) {
             self.application = application

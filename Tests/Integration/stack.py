@@ -81,6 +81,7 @@ class Stack:
         max_body: str = "64k",
         wait_for_keys: bool = True,
         extra_locations: str = "",
+        upstream_keepalive: int = 16,
     ):
         self.workdir = workdir
         self.tls_dir = tls_dir
@@ -89,6 +90,7 @@ class Stack:
         self.login_rate, self.login_burst, self.max_body = login_rate, login_burst, max_body
         self.wait_for_keys = wait_for_keys
         self.extra_locations = extra_locations
+        self.upstream_keepalive = upstream_keepalive
         self.https_port = free_port()
         self.http_port = free_port()
         self.internal_port = free_port()
@@ -162,6 +164,7 @@ class Stack:
             "MAX_BODY_SIZE": self.max_body,
             "LOGIN_RATE": self.login_rate,
             "LOGIN_BURST": str(self.login_burst),
+            "UPSTREAM_KEEPALIVE": str(self.upstream_keepalive),
         }
         server = render(TEMPLATE.read_text(), values)
         if self.extra_locations:

@@ -1,4 +1,5 @@
 import CFastCGI
+import Glibc
 
 /// Owns one `FCGX_Request`: allocated and initialized in `init`, freed in `deinit`. Each
 /// worker thread creates its own and reuses it for every request it accepts.
@@ -21,6 +22,33 @@ final class FastCGIRequest {
     /// Waits for the next request; false once the listener is shut down (or on an accept error).
     func accept() -> Bool {
         FCGX_Accept_r(request) >= 0
+    }
+
+    /// With `fastcgi_keep_conn on`, libfcgi keeps the connection after a request and its next
+    /// `FCGX_Accept_r` would block reading it until nginx sends another request or closes it,
+    /// pinning this thread to one connection (the stall in the engineering notes). This decides
+    /// before each accept:
+    /// - a request already waiting on the kept connection is served (never dropped);
+    /// - otherwise, when connections wait in the listen backlog, the kept connection is closed
+    ///   and the thread accepts the waiting one (fairness: no connection starves);
+    /// - otherwise it waits up to `idleMilliseconds` for either, and closes an idle connection.
+    /// nginx only keeps connections for GET/HEAD (docs/design.md), and retries an idempotent
+    /// request that meets such a close on a fresh connection.
+    func releaseIdleConnection(afterMilliseconds idleMilliseconds: Int32, listenDescriptor: Int32) {
+        let descriptor = request.pointee.ipcFd
+        guard descriptor >= 0 else { return }
+        var descriptors = [
+            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        for timeout in [0, idleMilliseconds] {
+            descriptors[0].revents = 0
+            descriptors[1].revents = 0
+            let ready = poll(&descriptors, 2, timeout)
+            if ready > 0 && descriptors[0].revents != 0 { return }  // a request (or EOF) is waiting
+            if ready > 0 && descriptors[1].revents & Int16(POLLIN) != 0 { break }  // the backlog is waiting
+        }
+        FCGX_Free(request, 1)
     }
 
     /// Ends the current request: flushes output and, without keep-alive, closes the connection.

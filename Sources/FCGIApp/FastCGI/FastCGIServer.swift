@@ -4,7 +4,10 @@ import Logging
 import Synchronization
 
 /// The accept loop: `workers` threads, each with its own `FCGX_Request` and provider client,
-/// each looping accept → read → route → write → finish.
+/// each looping accept → read → route → write → finish. A connection nginx keeps open
+/// (`fastcgi_keep_conn on`) is served while requests keep coming on it, and released as soon as
+/// it is idle while others wait in the backlog, or after `FCGI_KEEPALIVE_IDLE_MS` idle, so no
+/// thread is pinned to an idle connection while new ones wait.
 ///
 /// Stopping: `stop` marks the server stopping and shuts the listening socket, which wakes
 /// threads blocked in accept(); a thread busy with a request finishes it first. `stop` then
@@ -57,7 +60,10 @@ final class FastCGIServer: Sendable {
             return
         }
         let maximumBody = application.configuration.maximumBodyBytes
+        let keepAliveIdle = Int32(application.configuration.keepAliveIdleMilliseconds)
         while !stopping.load(ordering: .relaxed) {
+            request.releaseIdleConnection(afterMilliseconds: keepAliveIdle, listenDescriptor: listener.value.descriptor)
+            if stopping.load(ordering: .relaxed) { break }
             guard request.accept() else {
                 if stopping.load(ordering: .relaxed) { break }
                 logger.error("FastCGI accept failed; retrying", metadata: ["worker": "\(index)"])
@@ -85,7 +91,7 @@ final class FastCGIServer: Sendable {
             let delivered = request.write(response, extraHeaders: [("X-Request-ID", requestID)])
             request.finish()
             let duration = ContinuousClock.now - started
-            application.requestMetrics.record(route: application.router.routeLabel(for: path), status: response.status.code, duration: duration)
+            worker.metrics.record(route: application.router.routeLabel(for: path), status: response.status.code, duration: duration)
 
             var metadata = response.logMetadata
             metadata["http.method"] = "\(method)"
@@ -106,10 +112,13 @@ final class FastCGIServer: Sendable {
         }
     }
 
-    private static func milliseconds(_ duration: Duration) -> String {
+    /// Milliseconds with three decimals, without `String(format:)` (NSString formatting
+    /// showed up in profiles).
+    static func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-        return String(format: "%.3f", value)
+        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
     private static func makeRequestID() -> String {

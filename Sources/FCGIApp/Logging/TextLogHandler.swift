@@ -1,0 +1,51 @@
+import Glibc
+import Logging
+
+/// swift-log handler for `LOG_FORMAT=text`: one line per event on stderr,
+/// `2026-11-29T02:08:50.123Z info keycloak-fcgi: message key=value ...` with metadata keys
+/// sorted, written in a single write(2). Replaces swift-log's `StreamLogHandler`, whose
+/// per-line local-time formatting (a `stat` of /etc/localtime each time) and string building
+/// showed up in profiles at a line per request.
+struct TextLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata {
+            merged.merge(extra) { _, new in new }
+        }
+        var line = "\(LogTimestamp.now()) \(event.level.rawValue) \(label): \(event.message)"
+        for key in merged.keys.sorted() {
+            if let value = merged[key] {
+                line += " \(key)=\(value)"
+            }
+        }
+        line += "\n"
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            _ = Glibc.write(STDERR_FILENO, buffer.baseAddress, buffer.count)
+        }
+    }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, computed without locale or time-zone files.
+enum LogTimestamp {
+    static func now() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let milliseconds = Int(now.tv_nsec / 1_000_000)
+        let fraction = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
+    }
+}
