@@ -64,23 +64,23 @@ final class FastCGIRequest {
         return String(cString: value)
     }
 
-    /// Reads up to `count` bytes of the request body; fewer at end of input.
+    /// Reads up to `count` bytes of the request body; fewer at end of input. Reads in chunks
+    /// into uninitialized storage: a GET without a body costs one call, not a zeroed buffer of
+    /// the maximum body size (which showed up in profiles).
     func readBody(upTo count: Int) -> [UInt8] {
         guard count > 0, let input = request.pointee.in else { return [] }
-        var body = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        body.withUnsafeMutableBufferPointer { buffer in
-            while filled < count {
+        var body: [UInt8] = []
+        while body.count < count {
+            let wanted = min(count - body.count, 16 * 1024)
+            let chunk = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
                 let read = buffer.baseAddress.map { base in
-                    base.advanced(by: filled).withMemoryRebound(to: CChar.self, capacity: count - filled) {
-                        FCGX_GetStr($0, Int32(count - filled), input)
-                    }
+                    base.withMemoryRebound(to: CChar.self, capacity: wanted) { FCGX_GetStr($0, Int32(wanted), input) }
                 } ?? 0
-                if read <= 0 { break }
-                filled += Int(read)
+                initialized = max(0, Int(read))
             }
+            if chunk.isEmpty { break }
+            body.append(contentsOf: chunk)
         }
-        body.removeSubrange(filled...)
         return body
     }
 
