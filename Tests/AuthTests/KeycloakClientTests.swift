@@ -37,7 +37,7 @@ struct KeycloakClientTests {
         #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
         #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
         let form = FormURLEncoding.decode(try #require(request.body))
-        #expect(form.map(\.0) == ["grant_type", "client_id", "client_secret", "username", "password", "scope"])
+        #expect(form.map(\.0) == ["client_id", "client_secret", "grant_type", "username", "password", "scope"])
         #expect(
             Dictionary(form, uniquingKeysWith: { a, _ in a }) == [
                 "grant_type": "password", "client_id": P.clientID, "client_secret": P.clientSecret,
@@ -335,6 +335,188 @@ struct KeycloakClientTests {
         let error = #expect(throws: AuthError.self) { try client(transport).fetchKeys() }
         #expect(error?.code == failure.expected)
     }
+
+    // MARK: Refresh grant
+
+    static let refreshToken = "eyJhbGciOiJIUzUxMiJ9.eyJ0eXAiOiJSZWZyZXNoIiwic2lkIjoiczEifQ.c2ln"
+
+    @Test("refreshGrant posts client auth, then grant_type=refresh_token and the token, to the token endpoint")
+    func refreshGrantRequest() throws {
+        let transport = FakeTransport(.json(200, P.tokenSuccess))
+        let tokens = try client(transport).refreshGrant(refreshToken: Self.refreshToken)
+        #expect(tokens.accessToken == "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+        #expect(tokens.refreshToken == "eyJhbGciOiJIUzUxMiJ9.eyJ0eXAiOiJSZWZyZXNoIn0.c2ln")
+        #expect(tokens.expiresIn == 300)
+
+        let request = try #require(transport.requests.only)
+        #expect(request.method == .post)
+        #expect(request.url == P.tokenEndpoint)
+        #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
+        #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
+        let form = FormURLEncoding.decode(try #require(request.body))
+        #expect(form.map(\.0) == ["client_id", "client_secret", "grant_type", "refresh_token"])
+        #expect(form.map(\.1) == [P.clientID, P.clientSecret, "refresh_token", Self.refreshToken])
+    }
+
+    static let refreshFailures: [Failure] = [
+        Failure(
+            "400 invalid_grant (expired)", .json(400, #"{"error":"invalid_grant","error_description":"Token is not active"}"#),
+            .invalidRefreshToken),
+        Failure(
+            "400 invalid_grant (session ended)", .json(400, #"{"error":"invalid_grant","error_description":"Session not active"}"#),
+            .invalidRefreshToken),
+        Failure("401 invalid_grant", .json(401, #"{"error":"invalid_grant"}"#), .invalidRefreshToken),
+        Failure(
+            "401 unauthorized_client",
+            .json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#),
+            .identityProviderRejectedClient),
+        Failure("401 invalid_client", .json(401, #"{"error":"invalid_client"}"#), .identityProviderRejectedClient),
+        Failure("400 invalid_request", .json(400, #"{"error":"invalid_request"}"#), .identityProviderError),
+        Failure("500 HTML", .html(500), .identityProviderError),
+        Failure("502 with an invalid_grant body", .json(502, #"{"error":"invalid_grant"}"#), .identityProviderError),
+        Failure("200 HTML", .html(200), .identityProviderInvalidResponse),
+        Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "token: timed out"), .identityProviderUnavailable),
+    ]
+
+    @Test("refreshGrant maps provider failures", arguments: refreshFailures)
+    func refreshGrantFailure(_ failure: Failure) {
+        let transport = FakeTransport { _ throws(AuthError) in
+            try failure.outcome.get()
+        }
+        let error = #expect(throws: AuthError.self) { try client(transport).refreshGrant(refreshToken: Self.refreshToken) }
+        #expect(error?.code == failure.expected)
+        if let error {
+            expectNoSecrets(error)
+            #expect(!error.description.contains(Self.refreshToken))
+        }
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("refreshGrant before discovery sends nothing")
+    func refreshGrantBeforeDiscovery() {
+        let transport = FakeTransport(.json(200, P.tokenSuccess))
+        let error = #expect(throws: AuthError.self) {
+            try client(transport, provider: P.provider(discovered: false)).refreshGrant(refreshToken: Self.refreshToken)
+        }
+        #expect(error?.code == .identityProviderUnavailable)
+        #expect(transport.requests.isEmpty)
+    }
+
+    // MARK: Logout
+
+    @Test("logout posts client auth and the refresh token to the end_session_endpoint", arguments: [204, 200])
+    func logoutRequest(status: Int) throws {
+        let transport = FakeTransport(IncomingResponse(status: status, body: []))
+        try client(transport).logout(refreshToken: Self.refreshToken)
+        let request = try #require(transport.requests.only)
+        #expect(request.method == .post)
+        #expect(request.url == P.endSessionEndpoint)
+        #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
+        let form = FormURLEncoding.decode(try #require(request.body))
+        #expect(form.map(\.0) == ["client_id", "client_secret", "refresh_token"])
+        #expect(form.map(\.1) == [P.clientID, P.clientSecret, Self.refreshToken])
+    }
+
+    @Test(
+        "logout maps provider failures",
+        arguments: [
+            Failure(
+                "400 invalid_grant", .json(400, #"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#),
+                .invalidRefreshToken),
+            Failure("401 invalid_grant", .json(401, #"{"error":"invalid_grant"}"#), .invalidRefreshToken),
+            Failure("401 unauthorized_client", .json(401, #"{"error":"unauthorized_client"}"#), .identityProviderRejectedClient),
+            Failure("400 invalid_request", .json(400, #"{"error":"invalid_request"}"#), .identityProviderError),
+            Failure("500", .html(500), .identityProviderError),
+            Failure("302 redirect", IncomingResponse(status: 302, body: []), .identityProviderInvalidResponse),
+            Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "logout: timed out"), .identityProviderUnavailable),
+        ])
+    func logoutFailure(_ failure: Failure) {
+        let transport = FakeTransport { _ throws(AuthError) in
+            try failure.outcome.get()
+        }
+        let error = #expect(throws: AuthError.self) { try client(transport).logout(refreshToken: Self.refreshToken) }
+        #expect(error?.code == failure.expected)
+        if let error {
+            expectNoSecrets(error)
+            #expect(!error.description.contains(Self.refreshToken))
+        }
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("logout without an end_session_endpoint in discovery fails clearly, without a call")
+    func logoutNoEndpoint() {
+        let provider = P.provider(discovered: false)
+        provider.record(P.metadata(endSession: false))
+        let transport = FakeTransport(IncomingResponse(status: 204, body: []))
+        let error = #expect(throws: AuthError.self) { try client(transport, provider: provider).logout(refreshToken: Self.refreshToken) }
+        #expect(error?.code == .identityProviderInvalidResponse)
+        #expect(error?.context.contains("end_session_endpoint") == true)
+        #expect(transport.requests.isEmpty)
+    }
+
+    // MARK: Introspection
+
+    @Test("introspect posts client auth, the token and token_type_hint=access_token; active:false is nil")
+    func introspectInactive() throws {
+        let transport = FakeTransport(.json(200, #"{"active":false}"#))
+        #expect(try client(transport).introspect(token: "a.b.c") == nil)
+        let request = try #require(transport.requests.only)
+        #expect(request.method == .post)
+        #expect(request.url == P.introspectionEndpoint)
+        #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
+        let form = FormURLEncoding.decode(try #require(request.body))
+        #expect(form.map(\.0) == ["client_id", "client_secret", "token", "token_type_hint"])
+        #expect(form.map(\.1) == [P.clientID, P.clientSecret, "a.b.c", "access_token"])
+    }
+
+    @Test("introspect decodes the claims of an active token")
+    func introspectActive() throws {
+        let transport = FakeTransport(
+            .json(
+                200,
+                #"{"active":true,"iss":"https://sso.example.com/realms/testing","exp":1700000300,"typ":"Bearer","sub":"0f1e","preferred_username":"abdullah","sid":"s1","scope":"openid email","realm_access":{"roles":["r"]},"client_id":"fastapi-keycloak","token_type":"Bearer"}"#
+            ))
+        let claims = try #require(try client(transport).introspect(token: "a.b.c"))
+        #expect(claims.iss == P.issuer)
+        #expect(claims.exp == 1_700_000_300)
+        #expect(claims.preferredUsername == "abdullah")
+        #expect(claims.sid == "s1")
+        #expect(claims.realmAccess?.roles == ["r"])
+    }
+
+    @Test(
+        "introspect failures",
+        arguments: [
+            Failure("401 invalid_client", .json(401, #"{"error":"invalid_client"}"#), .identityProviderRejectedClient),
+            Failure("403 unauthorized_client", .json(403, #"{"error":"unauthorized_client"}"#), .identityProviderRejectedClient),
+            Failure("500", .html(500), .identityProviderError),
+            Failure("200 HTML", .html(200), .identityProviderInvalidResponse),
+            Failure("200 without active", .json(200, #"{"sub":"x"}"#), .identityProviderInvalidResponse),
+            Failure(
+                "unreachable", throwing: AuthError(.identityProviderUnavailable, "introspect: timed out"), .identityProviderUnavailable),
+        ])
+    func introspectFailure(_ failure: Failure) {
+        let transport = FakeTransport { _ throws(AuthError) in
+            try failure.outcome.get()
+        }
+        let error = #expect(throws: AuthError.self) { try client(transport).introspect(token: "header.payload.signature") }
+        #expect(error?.code == failure.expected)
+        if let error {
+            expectNoSecrets(error)
+            #expect(!error.description.contains("header.payload.signature"))
+        }
+    }
+
+    @Test("introspect without an introspection_endpoint in discovery fails without a call")
+    func introspectNoEndpoint() {
+        let provider = P.provider(discovered: false)
+        provider.record(P.metadata(introspection: false))
+        let transport = FakeTransport(.json(200, #"{"active":false}"#))
+        let error = #expect(throws: AuthError.self) { try client(transport, provider: provider).introspect(token: "a.b.c") }
+        #expect(error?.code == .identityProviderInvalidResponse)
+        #expect(transport.requests.isEmpty)
+    }
+
 }
 
 enum UserinfoClaimsExpectation {

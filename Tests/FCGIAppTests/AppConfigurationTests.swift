@@ -305,4 +305,119 @@ struct AppConfigurationTests {
             #expect(AppConfiguration.keys.contains(key))
         }
     }
+
+    // MARK: Verification mode, cache, authorization, logs
+
+    @Test("defaults of the cache, introspection, authorization and log format keys")
+    func newDefaults() throws {
+        let configuration = try load(Self.minimal)
+        #expect(configuration.tokenCacheSize == 10_000)
+        #expect(configuration.introspectionTTLSeconds == 10)
+        #expect(configuration.authorization == .none)
+        #expect(configuration.logFormat == .text)
+        let summary = configuration.summary
+        for line in [
+            "AUTH_TOKEN_CACHE_SIZE=10000", "AUTH_INTROSPECTION_TTL_SECONDS=10.0", "AUTH_REQUIRED_ROLES=", "AUTH_REQUIRED_SCOPES=",
+            "LOG_FORMAT=text",
+        ] {
+            #expect(summary.contains(line), "\(line)")
+        }
+    }
+
+    @Test(
+        "AUTH_VERIFY takes jwks, userinfo and introspect, in any case",
+        arguments: [
+            ("jwks", AppConfiguration.VerifyMode.jwks), ("userinfo", .userinfo), ("introspect", .introspect), ("Introspect", .introspect),
+            (" INTROSPECT ", .introspect),
+        ])
+    func verifyModes(text: String, expected: AppConfiguration.VerifyMode) throws {
+        var environment = Self.minimal
+        environment["AUTH_VERIFY"] = text
+        #expect(try load(environment).verifyMode == expected)
+    }
+
+    @Test(
+        "AUTH_TOKEN_CACHE_SIZE: 0 turns the cache off; up to 10 million",
+        arguments: [("0", 0), ("1", 1), ("50000", 50_000), ("10000000", 10_000_000), ("", 10_000)])
+    func tokenCacheSize(text: String, expected: Int) throws {
+        var environment = Self.minimal
+        environment["AUTH_TOKEN_CACHE_SIZE"] = text
+        #expect(try load(environment).tokenCacheSize == expected)
+    }
+
+    @Test(
+        "AUTH_INTROSPECTION_TTL_SECONDS: 0 to 3600 seconds, fractions allowed",
+        arguments: [("0", 0.0), ("0.5", 0.5), ("10", 10), ("3600", 3600)])
+    func introspectionTTL(text: String, expected: Double) throws {
+        var environment = Self.minimal
+        environment["AUTH_INTROSPECTION_TTL_SECONDS"] = text
+        #expect(try load(environment).introspectionTTLSeconds == expected)
+    }
+
+    @Test(
+        "AUTH_REQUIRED_ROLES and AUTH_REQUIRED_SCOPES are lists separated by commas or spaces",
+        arguments: [
+            ("admin", ["admin"]),
+            ("admin,orders-api:write", ["admin", "orders-api:write"]),
+            (" admin  reader ,, x ", ["admin", "reader", "x"]),
+            ("", []),
+        ])
+    func requiredLists(text: String, expected: [String]) throws {
+        var environment = Self.minimal
+        environment["AUTH_REQUIRED_ROLES"] = text
+        environment["AUTH_REQUIRED_SCOPES"] = text
+        let configuration = try load(environment)
+        #expect(configuration.authorization.requiredRoles == expected)
+        #expect(configuration.authorization.requiredScopes == expected)
+        #expect(configuration.summary.contains("AUTH_REQUIRED_ROLES=\(expected.joined(separator: ","))"))
+    }
+
+    @Test(
+        "LOG_FORMAT: json or text, in any case", arguments: [("json", AppConfiguration.LogFormat.json), ("JSON", .json), ("text", .text)])
+    func logFormat(text: String, expected: AppConfiguration.LogFormat) throws {
+        var environment = Self.minimal
+        environment["LOG_FORMAT"] = text
+        let configuration = try load(environment)
+        #expect(configuration.logFormat == expected)
+        #expect(configuration.summary.contains("LOG_FORMAT=\(expected.rawValue)"))
+    }
+
+    @Test("FCGI_LISTEN=systemd takes the socket from systemd")
+    func systemdListen() throws {
+        var environment = Self.minimal
+        environment["FCGI_LISTEN"] = "systemd"
+        let configuration = try load(environment)
+        #expect(configuration.listen == .systemd)
+        #expect(configuration.summary.contains("FCGI_LISTEN=systemd"))
+    }
+
+    @Test(
+        "refuses a bad value of the new keys, naming it",
+        arguments: [
+            BadValue(key: "AUTH_VERIFY", value: "introspection"), BadValue(key: "AUTH_VERIFY", value: "local"),
+            BadValue(key: "AUTH_TOKEN_CACHE_SIZE", value: "-1"), BadValue(key: "AUTH_TOKEN_CACHE_SIZE", value: "10000001"),
+            BadValue(key: "AUTH_TOKEN_CACHE_SIZE", value: "many"), BadValue(key: "AUTH_TOKEN_CACHE_SIZE", value: "1.5"),
+            BadValue(key: "AUTH_INTROSPECTION_TTL_SECONDS", value: "-1"),
+            BadValue(key: "AUTH_INTROSPECTION_TTL_SECONDS", value: "3601"),
+            BadValue(key: "AUTH_INTROSPECTION_TTL_SECONDS", value: "inf"),
+            BadValue(key: "AUTH_INTROSPECTION_TTL_SECONDS", value: "ten"),
+            BadValue(key: "LOG_FORMAT", value: "xml"), BadValue(key: "LOG_FORMAT", value: "logfmt"),
+            BadValue(key: "FCGI_LISTEN", value: "systemd:"),
+        ])
+    func badNewValue(_ bad: BadValue) {
+        var environment = Self.minimal
+        environment[bad.key] = bad.value
+        let error = problems(environment)
+        #expect(error?.keys == [bad.key])
+        #expect(error?.description.contains(Self.secret) == false)
+    }
+
+    @Test("the new keys are listed in AppConfiguration.keys")
+    func newKeysListed() {
+        for key in [
+            "AUTH_TOKEN_CACHE_SIZE", "AUTH_INTROSPECTION_TTL_SECONDS", "AUTH_REQUIRED_ROLES", "AUTH_REQUIRED_SCOPES", "LOG_FORMAT",
+        ] {
+            #expect(AppConfiguration.keys.contains(key), "\(key)")
+        }
+    }
 }

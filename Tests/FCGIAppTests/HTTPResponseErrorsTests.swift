@@ -15,6 +15,8 @@ struct HTTPResponseErrorsTests {
         .tokenNotYetValid: invalidToken, .issuerMismatch: invalidToken, .audienceMismatch: invalidToken,
         .wrongTokenType: invalidToken, .missingClaim: invalidToken, .tokenRejectedByProvider: invalidToken,
         .invalidCredentials: (401, #"{"detail":"Invalid username or password"}"#, nil),
+        .invalidRefreshToken: (401, #"{"detail":"Invalid or expired refresh token"}"#, nil),
+        .insufficientPermissions: (403, #"{"detail":"Not enough permissions"}"#, nil),
         .identityProviderUnavailable: (503, #"{"detail":"Identity provider unavailable"}"#, nil),
         .identityProviderBusy: (503, #"{"detail":"Identity provider unavailable"}"#, nil),
         .identityProviderRejectedClient: (502, #"{"detail":"Identity provider rejected this service's client credentials"}"#, nil),

@@ -8,7 +8,8 @@ import Testing
 struct ProtectedHandlerTests {
     static let notAuthenticated = #"{"detail":"Not authenticated"}"#
     static let couldNotValidate = #"{"detail":"Could not validate credentials"}"#
-    static let abdullah = #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani"}"#
+    static let abdullah =
+        #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":["default-roles-testing"]}"#
     static let seconds = Tokens.now.timeIntervalSince1970
 
     @Test(
@@ -50,10 +51,10 @@ struct ProtectedHandlerTests {
         let app = try AppHarness()
         let bare = app.get("/protected", authorization: "Bearer \(Tokens.token(["email": nil, "name": nil]))")
         #expect(bare.status == .ok)
-        expectBody(bare, #"{"preferred_username":"abdullah","email":null,"full_name":null}"#)
+        expectBody(bare, #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing"]}"#)
 
         let subOnly = app.get("/protected", authorization: "Bearer \(Tokens.token(["preferred_username": nil, "email": nil, "name": nil]))")
-        expectBody(subOnly, #"{"preferred_username":"0f1e2d3c","email":null,"full_name":null}"#)
+        expectBody(subOnly, #"{"preferred_username":"0f1e2d3c","email":null,"full_name":null,"roles":["default-roles-testing"]}"#)
     }
 
     @Test("Swagger's doubled prefix still works")
@@ -165,7 +166,7 @@ struct ProtectedHandlerTests {
         app.provider.answer(.userinfo, with: .json(200, #"{"sub":"0f1e","preferred_username":"abdullah"}"#))
         expectBody(
             app.get("/protected", authorization: "Bearer \(Tokens.token())"),
-            #"{"preferred_username":"abdullah","email":null,"full_name":null}"#)
+            #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing"]}"#)
     }
 
     @Test(
@@ -211,5 +212,140 @@ struct ProtectedHandlerTests {
         let response = app.get("/protected", authorization: "Bearer \(Tokens.token())")
         #expect(response.status == .serviceUnavailable)
         #expect(app.provider.requests.isEmpty)
+    }
+
+    // MARK: Roles and requirements
+
+    static var roleClaims: [String: Any?] {
+        [
+            "realm_access": ["roles": ["default-roles-testing", "reader"]],
+            "resource_access": ["zeta": ["roles": ["z"]], "orders-api": ["roles": ["write", "read"]]],
+        ]
+    }
+    static let abdullahWithRoles =
+        #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":["default-roles-testing","reader","orders-api:write","orders-api:read","zeta:z"]}"#
+
+    @Test("roles: realm roles, then client roles as client:role with clients sorted", arguments: ["jwks", "userinfo", "introspect"])
+    func roles(mode: String) throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
+        app.provider.answer(.introspect, with: FakeIdentityProvider.introspection(Self.roleClaims))
+        let response = app.get("/protected", authorization: "Bearer \(Tokens.token(Self.roleClaims))")
+        #expect(response.status == .ok)
+        expectBody(response, Self.abdullahWithRoles)
+    }
+
+    @Test("no roles at all: an empty list")
+    func noRoles() throws {
+        let app = try AppHarness()
+        expectBody(
+            app.get("/protected", authorization: "Bearer \(Tokens.token(["realm_access": nil]))"),
+            #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":[]}"#)
+    }
+
+    @Test(
+        "AUTH_REQUIRED_ROLES / AUTH_REQUIRED_SCOPES: 403 Not enough permissions when not met",
+        arguments: [
+            (["AUTH_REQUIRED_ROLES": "admin"], 403),
+            (["AUTH_REQUIRED_ROLES": "reader,admin"], 403),
+            (["AUTH_REQUIRED_ROLES": "orders-api:delete"], 403),
+            (["AUTH_REQUIRED_ROLES": "write"], 403),
+            (["AUTH_REQUIRED_SCOPES": "orders:write"], 403),
+            (["AUTH_REQUIRED_ROLES": "reader", "AUTH_REQUIRED_SCOPES": "openid admin"], 403),
+            (["AUTH_REQUIRED_ROLES": "reader orders-api:write"], 200),
+            (["AUTH_REQUIRED_SCOPES": "openid,email"], 200),
+            (["AUTH_REQUIRED_ROLES": "reader", "AUTH_REQUIRED_SCOPES": "profile"], 200),
+        ])
+    func requirements(environment: [String: String], status: Int) throws {
+        for mode in ["jwks", "introspect"] {
+            let app = try AppHarness(environment: environment.merging(["AUTH_VERIFY": mode]) { $1 })
+            app.provider.answer(.introspect, with: FakeIdentityProvider.introspection(Self.roleClaims))
+            let response = app.get("/protected", authorization: "Bearer \(Tokens.token(Self.roleClaims))")
+            #expect(response.status.code == status, "\(mode)")
+            if status == 403 {
+                expectBody(response, #"{"detail":"Not enough permissions"}"#)
+                #expect(response.header("WWW-Authenticate") == nil)
+                #expect(response.header("Content-Type") == "application/json")
+            } else {
+                expectBody(response, Self.abdullahWithRoles)
+            }
+        }
+    }
+
+    @Test("requirements do not turn a missing or bad token into 403")
+    func requirementsAfterAuthentication() throws {
+        let app = try AppHarness(environment: ["AUTH_REQUIRED_ROLES": "admin"])
+        #expect(app.get("/protected").status == .unauthorized)
+        #expect(app.get("/protected", authorization: "Bearer junk").status == .unauthorized)
+    }
+
+    // MARK: introspect mode
+
+    @Test("introspect mode: an active token is 200 with roles; the answer is reused within the TTL")
+    func introspectActive() throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
+        let token = Tokens.token()
+        for _ in 1...2 {
+            let response = app.get("/protected", authorization: "Bearer \(token)")
+            #expect(response.status == .ok)
+            expectBody(response, Self.abdullah)
+        }
+        #expect(app.provider.requests(to: .introspect).count == 1)
+        #expect(app.provider.requests(to: .certs).isEmpty)
+        #expect(app.provider.requests(to: .userinfo).isEmpty)
+        let form = try #require(app.lastForm(to: .introspect))
+        #expect(form.map(\.0) == ["client_id", "client_secret", "token", "token_type_hint"])
+        #expect(form.map(\.1) == [Tokens.clientID, FakeIdentityProvider.secret, token, "access_token"])
+    }
+
+    @Test(
+        "introspect mode: AUTH_INTROSPECTION_TTL_SECONDS=0 or AUTH_TOKEN_CACHE_SIZE=0 asks on every request",
+        arguments: ["AUTH_INTROSPECTION_TTL_SECONDS", "AUTH_TOKEN_CACHE_SIZE"])
+    func introspectUncached(key: String) throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect", key: "0"])
+        for round in 1...3 {
+            #expect(app.get("/protected", authorization: "Bearer \(Tokens.token())").status == .ok)
+            #expect(app.provider.requests(to: .introspect).count == round)
+        }
+    }
+
+    @Test(
+        "introspect mode: provider answers",
+        arguments: [
+            (FakeIdentityProvider.Answer.respond(FakeIdentityProvider.inactive), 401, couldNotValidate),
+            (.respond(FakeIdentityProvider.introspection(["typ": "Refresh"])), 401, couldNotValidate),
+            (.respond(FakeIdentityProvider.introspection(["iss": "http://keycloak:8080/realms/testing"])), 401, couldNotValidate),
+            (.respond(.html(500)), 502, #"{"detail":"Identity provider error"}"#),
+            (
+                .respond(.json(401, #"{"error":"invalid_client"}"#)), 502,
+                #"{"detail":"Identity provider rejected this service's client credentials"}"#
+            ),
+            (.fail(AuthError(.identityProviderUnavailable, "introspect: timed out")), 503, #"{"detail":"Identity provider unavailable"}"#),
+        ])
+    func introspectAnswers(answer: FakeIdentityProvider.Answer, status: Int, body: String) throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
+        app.provider.answer(.introspect, with: answer)
+        let response = app.get("/protected", authorization: "Bearer \(Tokens.token())")
+        #expect(response.status.code == status)
+        expectBody(response, body)
+        if status == 401 {
+            #expect(response.header("WWW-Authenticate") == #"Bearer error="invalid_token""#)
+        }
+    }
+
+    @Test("introspect mode: junk and oversized tokens are refused without a provider call", arguments: ["junk", "a..c", "a.b.c.d"])
+    func introspectJunk(token: String) throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
+        let response = app.get("/protected", authorization: "Bearer \(token)")
+        #expect(response.status == .unauthorized)
+        expectBody(response, Self.couldNotValidate)
+        #expect(app.provider.requests(to: .introspect).isEmpty)
+    }
+
+    @Test("jwks mode with AUTH_TOKEN_CACHE_SIZE=0 still answers (no cache)")
+    func jwksWithoutCache() throws {
+        let app = try AppHarness(environment: ["AUTH_TOKEN_CACHE_SIZE": "0"])
+        for _ in 1...2 {
+            expectBody(app.get("/protected", authorization: "Bearer \(Tokens.token())"), Self.abdullah)
+        }
     }
 }

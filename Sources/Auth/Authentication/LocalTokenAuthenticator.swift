@@ -61,6 +61,12 @@ public struct LocalTokenAuthenticator: Authenticator {
         let user = try AuthenticatedUser(claims: claims)
         if let cache, let cacheKey, let expiry = claims.exp {
             cache.store(.init(value: user, expiresAt: expiry + verifier.policy.clockSkewSeconds, keyID: keyID), for: cacheKey, now: seconds)
+            // The key may have been withdrawn (and its entries evicted) while this thread was
+            // verifying; the refresh swaps the key set before it evicts, so checking after the
+            // store closes that gap.
+            if let keyID, !provider.keys.contains(kid: keyID) {
+                cache.evict(keyIDs: [keyID])
+            }
         }
         return user
     }

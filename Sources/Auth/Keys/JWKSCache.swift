@@ -44,6 +44,11 @@ public final class JWKSCache: @unchecked Sendable {
         condition.withLock { keySet != nil }
     }
 
+    /// Whether the current key set has a signing key with this `kid`.
+    public func contains(kid: String) -> Bool {
+        condition.withLock { keySet?[kid] != nil }
+    }
+
     /// The loaded key ids, for logs and readiness.
     public var keyIDs: [String] {
         condition.withLock { keySet.map { Array($0.keys.keys).sorted() } ?? [] }

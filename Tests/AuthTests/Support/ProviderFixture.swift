@@ -11,14 +11,16 @@ enum ProviderFixture {
     static let tokenEndpoint = issuer + "/protocol/openid-connect/token"
     static let userinfoEndpoint = issuer + "/protocol/openid-connect/userinfo"
     static let jwksURI = issuer + "/protocol/openid-connect/certs"
+    static let endSessionEndpoint = issuer + "/protocol/openid-connect/logout"
+    static let introspectionEndpoint = issuer + "/protocol/openid-connect/token/introspect"
 
-    static func discoveryJSON(issuer: String = issuer, userinfo: Bool = true) -> String {
+    static func discoveryJSON(issuer: String = issuer, userinfo: Bool = true, endSession: Bool = true, introspection: Bool = true) -> String
+    {
         var document: [String: Any] = [
             "issuer": issuer,
             "authorization_endpoint": issuer + "/protocol/openid-connect/auth",
             "token_endpoint": issuer + "/protocol/openid-connect/token",
             "jwks_uri": issuer + "/protocol/openid-connect/certs",
-            "end_session_endpoint": issuer + "/protocol/openid-connect/logout",
             "grant_types_supported": ["authorization_code", "password", "refresh_token"],
             "id_token_signing_alg_values_supported": [
                 "PS384", "ES384", "RS384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512", "PS256", "PS512", "RS512",
@@ -27,12 +29,21 @@ enum ProviderFixture {
         if userinfo {
             document["userinfo_endpoint"] = issuer + "/protocol/openid-connect/userinfo"
         }
+        if endSession {
+            document["end_session_endpoint"] = issuer + "/protocol/openid-connect/logout"
+        }
+        if introspection {
+            document["introspection_endpoint"] = issuer + "/protocol/openid-connect/token/introspect"
+        }
         return String(decoding: JSON.bytes(document), as: UTF8.self)
     }
 
-    static func metadata(issuer: String = issuer, userinfo: Bool = true) -> ProviderMetadata {
+    static func metadata(issuer: String = issuer, userinfo: Bool = true, endSession: Bool = true, introspection: Bool = true)
+        -> ProviderMetadata
+    {
         do {
-            return try JSONDecoder().decode(ProviderMetadata.self, from: Data(discoveryJSON(issuer: issuer, userinfo: userinfo).utf8))
+            let json = discoveryJSON(issuer: issuer, userinfo: userinfo, endSession: endSession, introspection: introspection)
+            return try JSONDecoder().decode(ProviderMetadata.self, from: Data(json.utf8))
         } catch {
             fatalError("\(error)")
         }

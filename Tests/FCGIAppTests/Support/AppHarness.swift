@@ -47,6 +47,21 @@ struct AppHarness {
     func postForm(_ body: String, contentType: String? = "application/x-www-form-urlencoded") -> HTTPResponse {
         send(HTTPRequest(method: "POST", path: "/login", contentType: contentType, body: Array(body.utf8)))
     }
+
+    /// A form POST to `path`.
+    func post(
+        _ path: String, form body: String, contentType: String? = "application/x-www-form-urlencoded", authorization: String? = nil,
+        now: Date = Tokens.now
+    ) -> HTTPResponse {
+        send(
+            HTTPRequest(method: "POST", path: path, contentType: contentType, authorization: authorization, body: Array(body.utf8)),
+            now: now)
+    }
+
+    /// The form the provider received at `endpoint` in its latest request, as pairs in order.
+    func lastForm(to endpoint: FakeIdentityProvider.Endpoint) -> [(String, String)]? {
+        provider.requests(to: endpoint).last?.body.map { FormURLEncoding.decode($0) }
+    }
 }
 
 extension HTTPResponse {

@@ -2,7 +2,8 @@ import Auth
 import Foundation
 
 /// A Keycloak stand-in behind the `HTTPTransport` seam: serves discovery, the JWKS, the token
-/// and userinfo endpoints from canned answers and records every request. No sockets.
+/// (password and refresh grants), userinfo, end-session (logout) and introspection endpoints
+/// from canned answers and records every request. No sockets.
 final class FakeIdentityProvider: @unchecked Sendable {
     // @unchecked: every stored var is read and written only with `lock` held.
     private let lock = NSLock()
@@ -10,7 +11,7 @@ final class FakeIdentityProvider: @unchecked Sendable {
     private var answers: [Endpoint: Answer] = [:]
 
     enum Endpoint: Hashable, CaseIterable {
-        case discovery, token, userinfo, certs
+        case discovery, token, userinfo, certs, logout, introspect
     }
 
     enum Answer: Sendable {
@@ -26,6 +27,7 @@ final class FakeIdentityProvider: @unchecked Sendable {
         let discovery: [String: Any] = [
             "issuer": Self.issuer, "token_endpoint": base + "/token", "userinfo_endpoint": base + "/userinfo",
             "jwks_uri": base + "/certs", "end_session_endpoint": base + "/logout",
+            "introspection_endpoint": base + "/token/introspect",
             "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "HS256"],
             "grant_types_supported": ["password", "refresh_token"],
         ]
@@ -44,8 +46,22 @@ final class FakeIdentityProvider: @unchecked Sendable {
                     200,
                     #"{"sub":"0f1e2d3c","email_verified":true,"name":"Abdullah Alqahtani","preferred_username":"abdullah","given_name":"Abdullah","family_name":"Alqahtani","email":"abdullah@example.com"}"#
                 )),
+            .logout: .respond(IncomingResponse(status: 204, body: [])),
+            .introspect: .respond(Self.introspection()),
         ]
     }
+
+    /// Keycloak's introspection answer for an active access token with these claims
+    /// (`Tokens.claims(changes)`).
+    static func introspection(_ changes: [String: Any?] = [:]) -> IncomingResponse {
+        var body = Tokens.claims(changes)
+        body["active"] = true
+        body["client_id"] = Tokens.clientID
+        body["token_type"] = "Bearer"
+        return IncomingResponse(status: 200, contentType: "application/json", body: Tokens.json(body))
+    }
+
+    static let inactive = IncomingResponse.json(200, #"{"active":false}"#)
 
     /// Replaces the answer of one endpoint.
     func answer(_ endpoint: Endpoint, with answer: Answer) {
@@ -72,6 +88,8 @@ final class FakeIdentityProvider: @unchecked Sendable {
         case issuer + "/protocol/openid-connect/token": .token
         case issuer + "/protocol/openid-connect/userinfo": .userinfo
         case issuer + "/protocol/openid-connect/certs": .certs
+        case issuer + "/protocol/openid-connect/logout": .logout
+        case issuer + "/protocol/openid-connect/token/introspect": .introspect
         default: nil
         }
     }

@@ -41,6 +41,15 @@ enum Tokens {
         }
     }
 
+    /// A refresh token shaped like Keycloak's (an HS512 JWS this service never verifies), with
+    /// `sid` in its payload when given.
+    static func refresh(sid: String? = nil) -> String {
+        var claims: [String: Any] = ["typ": "Refresh", "iss": issuer, "azp": clientID, "exp": now.timeIntervalSince1970 + 1800]
+        claims["sid"] = sid
+        return Base64URL.encode(json(["alg": "HS512", "typ": "JWT"])) + "." + Base64URL.encode(json(claims)) + "."
+            + Base64URL.encode(Array("not-a-real-signature".utf8))
+    }
+
     /// Keycloak's default `certs`: the encryption key first, then the signing key.
     static func jwks() -> [UInt8] {
         json([

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+@testable import Auth
+
+@Suite("AuthenticatedUser")
+struct AuthenticatedUserTests {
+    static func user(_ json: String) throws -> AuthenticatedUser {
+        try AuthenticatedUser(claims: JSONDecoder().decode(AccessTokenClaims.self, from: Data(json.utf8)))
+    }
+
+    @Test("a Keycloak access token: identity, roles, scopes and session")
+    func keycloakToken() throws {
+        let user = try Self.user(
+            """
+            {"sub":"0f1e2d3c","preferred_username":"abdullah","email":"abdullah@example.com","name":"Abdullah Alqahtani",\
+            "sid":"5a6b7c8d","scope":"openid email profile",\
+            "realm_access":{"roles":["offline_access","uma_authorization","default-roles-testing"]},\
+            "resource_access":{"zeta-api":{"roles":["z"]},"account":{"roles":["manage-account","view-profile"]},"app":{"roles":["editor"]}}}
+            """)
+        #expect(user.subject == "0f1e2d3c")
+        #expect(user.username == "abdullah")
+        #expect(user.email == "abdullah@example.com")
+        #expect(user.fullName == "Abdullah Alqahtani")
+        #expect(user.sessionID == "5a6b7c8d")
+        #expect(user.scopes == ["openid", "email", "profile"])
+        #expect(
+            user.roles == [
+                "offline_access", "uma_authorization", "default-roles-testing",
+                "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
+            ])
+    }
+
+    @Test(
+        "roles: realm roles in token order, then client roles as client:role with clients sorted by id",
+        arguments: [
+            (#"{"sub":"s"}"#, [String]()),
+            (#"{"sub":"s","realm_access":{"roles":["b","a"]}}"#, ["b", "a"]),
+            (#"{"sub":"s","realm_access":{}}"#, []),
+            (
+                #"{"sub":"s","resource_access":{"b-client":{"roles":["y","x"]},"a-client":{"roles":["z"]}}}"#,
+                ["a-client:z", "b-client:y", "b-client:x"]
+            ),
+            (#"{"sub":"s","resource_access":{"app":{}},"realm_access":{"roles":["r"]}}"#, ["r"]),
+            (
+                #"{"sub":"s","realm_access":{"roles":["r"]},"resource_access":{"Z":{"roles":["1"]},"a":{"roles":["2"]}}}"#,
+                ["r", "Z:1", "a:2"]
+            ),
+            (
+                #"{"sub":"s","realm_access":{"roles":["app:editor"]},"resource_access":{"app":{"roles":["editor"]}}}"#,
+                ["app:editor", "app:editor"]
+            ),
+        ])
+    func roles(json: String, expected: [String]) throws {
+        #expect(try Self.user(json).roles == expected)
+    }
+
+    @Test(
+        "scopes are the scope claim split on spaces",
+        arguments: [
+            (#"{"sub":"s","scope":"openid email profile"}"#, ["openid", "email", "profile"]),
+            (#"{"sub":"s","scope":"  openid   email "}"#, ["openid", "email"]),
+            (#"{"sub":"s","scope":""}"#, []),
+            (#"{"sub":"s"}"#, []),
+            (#"{"sub":"s","scope":"write:orders"}"#, ["write:orders"]),
+        ])
+    func scopes(json: String, expected: [String]) throws {
+        #expect(try Self.user(json).scopes == expected)
+    }
+
+    @Test("sub stands in for preferred_username; without both the token is refused")
+    func username() throws {
+        #expect(try Self.user(#"{"sub":"0f1e"}"#).username == "0f1e")
+        #expect(try Self.user(#"{"preferred_username":"abdullah"}"#).subject == nil)
+        let error = #expect(throws: AuthError.self) { try Self.user(#"{"email":"a@example.com"}"#) }
+        #expect(error?.code == .missingClaim)
+    }
+
+    @Test("no sid, email or name: nil")
+    func optionals() throws {
+        let user = try Self.user(#"{"sub":"0f1e","preferred_username":"abdullah"}"#)
+        #expect(user.sessionID == nil)
+        #expect(user.email == nil)
+        #expect(user.fullName == nil)
+    }
+}
