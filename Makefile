@@ -23,8 +23,8 @@ test-unit: ## Swift unit and router tests only
 test-integration: ## Integration tests only (needs a release build)
 	scripts/setup.sh && python3 -m pytest -q -p no:cacheprovider Tests/Integration
 
-bench: ## Benchmarks: /protected through TLS nginx next to nginx's own return 200
-	scripts/setup.sh && swift build -c release --product keycloak-fcgi && python3 bench/bench_protected.py
+bench: ## Benchmarks (bench/README.md): keycloak-fcgi vs nginx's limit and the FastAPI peers; memory, start-up
+	scripts/setup.sh && swift build -c release --product keycloak-fcgi && python3 bench/run_all.py && python3 bench/memory.py
 
 clean: ## Remove build output and the local run directory
 	rm -rf .build .build-* .run

@@ -7,7 +7,6 @@ import Prometheus
 
 /// The `keycloak-fcgi` executable: a FastCGI responder that puts Keycloak authentication in
 /// front of an API (`GET /`, `POST /login`, `GET /protected`).
-@main
 struct KeycloakFCGI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keycloak-fcgi",
