@@ -57,9 +57,16 @@ struct KeycloakFCGI: ParsableCommand {
     private func serve(_ configuration: AppConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws {
         try Curl.initialize()
         try FastCGIListener.initializeLibrary()
-        let listener = try FastCGIListener(address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode)
         let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: registry)
         application.monitor.start()
+        // Give discovery and the keys a moment before taking connections, so that a restarted
+        // responder does not answer 503 for the few milliseconds it needs; with the provider
+        // down it starts anyway after the bound (and answers 503 where the provider is needed).
+        let ready = waitForProvider(application, limit: min(configuration.provider.limits.connectTimeout, .seconds(3)))
+        if !ready {
+            logger.warning("starting before the identity provider is ready; discovery keeps retrying in the background")
+        }
+        let listener = try FastCGIListener(address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode)
         let server = FastCGIServer(application: application, listener: listener, workers: configuration.workers)
         server.start()
         logger.info("listening", metadata: [
@@ -77,6 +84,19 @@ struct KeycloakFCGI: ParsableCommand {
         } else {
             logger.warning("stopped with requests still running after the grace period", metadata: ["grace": "\(grace)"])
         }
+    }
+
+    /// Waits until discovery succeeded and (in jwks mode) the keys are loaded, at most `limit`.
+    private func waitForProvider(_ application: Application, limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        let needsKeys = application.configuration.verifyMode == .jwks
+        while ContinuousClock.now < deadline {
+            if application.provider.isDiscovered && (!needsKeys || application.provider.keys.isLoaded) {
+                return true
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        return false
     }
 
     /// The `.env` file's values: `--env-file` must exist; the default `./.env` may be absent.

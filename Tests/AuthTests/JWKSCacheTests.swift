@@ -86,6 +86,50 @@ struct JWKSCacheTests {
         #expect(fetches.value == 2)
     }
 
+    @Test("withdrawn and absent kids are refused without spending the refetch allowance")
+    func knownMissingKids() throws {
+        let clock = ManualClock()
+        let cache = JWKSCache(minimumRefetchInterval: .seconds(10), now: { clock.now })
+        let fetches = Counter()
+        let published = Mutex(["k1", "k2"])
+        let fetch = { () throws(AuthError) -> JSONWebKeySet in
+            fetches.increment()
+            return JWKSCacheTests.keySetFromList(published.withLock { $0 })
+        }
+        try cache.refresh(fetch: fetch)
+        #expect(fetches.value == 1)
+
+        // The provider rotates to k3 and drops k1 and k2; a k3 token refetches.
+        published.withLock { $0 = ["k3"] }
+        clock.advance(by: .seconds(11))
+        #expect(try cache.signingKey(for: "k3", fetch: fetch).kid == "k3")
+        #expect(fetches.value == 2)
+
+        // Clients keep sending k1 tokens (withdrawn) and a made-up kid after the interval: the
+        // withdrawn one is refused from memory, the made-up one spends the allowance once.
+        clock.advance(by: .seconds(11))
+        for _ in 0..<3 {
+            #expect(throws: AuthError.self) { try cache.signingKey(for: "k1", fetch: fetch) }
+        }
+        #expect(fetches.value == 2)
+        #expect(throws: AuthError.self) { try cache.signingKey(for: "made-up", fetch: fetch) }
+        #expect(fetches.value == 3)
+        // The made-up kid is now known to be absent, too.
+        clock.advance(by: .seconds(11))
+        #expect(throws: AuthError.self) { try cache.signingKey(for: "made-up", fetch: fetch) }
+        #expect(fetches.value == 3)
+
+        // So a key rotated in later is fetched at its first token.
+        published.withLock { $0 = ["k3", "k4"] }
+        #expect(try cache.signingKey(for: "k4", fetch: fetch).kid == "k4")
+        #expect(fetches.value == 4)
+
+        // The memory fades after five minutes: a kid that came back is found again.
+        published.withLock { $0 = ["k1", "k3", "k4"] }
+        clock.advance(by: .seconds(301))
+        #expect(try cache.signingKey(for: "k1", fetch: fetch).kid == "k1")
+    }
+
     @Test("a periodic refresh does not count toward the unknown-kid rate limit")
     func refreshDoesNotRateLimit() throws {
         let clock = ManualClock()

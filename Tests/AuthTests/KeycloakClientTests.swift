@@ -428,6 +428,8 @@ struct KeycloakClientTests {
             Failure("400 invalid_request", .json(400, #"{"error":"invalid_request"}"#), .identityProviderError),
             Failure("500", .html(500), .identityProviderError),
             Failure("302 redirect", IncomingResponse(status: 302, body: []), .identityProviderInvalidResponse),
+            // A 2xx carrying a page (a proxy's error or login page) did not end the session.
+            Failure("200 with HTML", .html(200), .identityProviderInvalidResponse),
             Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "logout: timed out"), .identityProviderUnavailable),
         ])
     func logoutFailure(_ failure: Failure) {

@@ -1,10 +1,11 @@
-"""nginx keeps FastCGI connections open (fastcgi_keep_conn on, keepalive in the upstream).
-libfcgi would pin a thread to each kept connection until nginx closes it; with more idle
-connections in nginx's pool than responder threads, every thread ends up waiting on an idle
-connection while new ones queue in the backlog: a full stall (engineering notes). The responder
-releases a kept connection after FCGI_KEEPALIVE_IDLE_MS without a request, which makes the stall
-impossible. This test drives that configuration at c256. (With the release disabled in the
-responder, the same test fails: wrk reports timeouts and the requests after the load hang.)"""
+"""nginx keeps FastCGI connections open for GET (fastcgi_keep_conn on, keepalive in the
+upstream). libfcgi pins a thread to each kept connection until nginx closes it; with more idle
+connections in nginx's pool than responder threads, every thread could end up waiting on an idle
+connection while new ones queue in the backlog: a full stall (engineering notes). nginx's own
+short keepalive_timeout (250 ms) and keepalive_requests (100) end kept connections, which makes
+the stall impossible. This test drives that configuration at c256: 4 threads, pools of 64.
+(With libfcgi's behaviour and nginx's default 60 s idle timeout, the same test fails: wrk
+reports timeouts and the requests after the load hang.)"""
 
 from __future__ import annotations
 

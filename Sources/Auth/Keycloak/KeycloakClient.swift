@@ -82,6 +82,12 @@ public final class KeycloakClient {
             let error = classifyFailure(response, endpoint: "logout")
             throw error.code == .invalidCredentials ? AuthError(.invalidRefreshToken, error.context) : error
         }
+        // Keycloak answers 204. A 2xx with a page in it (a proxy's login or error page) did not
+        // end the session: only an empty body or JSON counts.
+        let body = response.body.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        guard body.isEmpty || body.first == UInt8(ascii: "{") else {
+            throw AuthError(.identityProviderInvalidResponse, "logout answered \(response.status) with a body that is not JSON")
+        }
     }
 
     /// Token introspection (RFC 7662 §2) with this client's credentials. Answers whether the

@@ -16,6 +16,14 @@ public final class JWKSCache: @unchecked Sendable {
     private var lastTriggeredFetch: ContinuousClock.Instant?
     private var generation = 0
     private var removalObservers: [@Sendable (Set<String>) -> Void] = []
+    /// `kid`s a fetch found absent, and when. They are refused without using up the refetch
+    /// allowance: tokens of a withdrawn key, still sent by clients, must not keep a freshly
+    /// rotated key from being fetched.
+    private var knownMissing: [String: ContinuousClock.Instant] = [:]
+    /// How long a `kid` found absent is refused without a refetch.
+    public static let missingKeyMemory: Duration = .seconds(300)
+    /// Most `kid`s remembered as absent (the memory is cleared when full).
+    public static let missingKeyCapacity = 1024
 
     /// Least time between two refetches triggered by unknown `kid`s.
     public let minimumRefetchInterval: Duration
@@ -76,6 +84,10 @@ public final class JWKSCache: @unchecked Sendable {
                 continue
             }
             let instant = now()
+            if let missingSince = knownMissing[kid], missingSince.duration(to: instant) < Self.missingKeyMemory {
+                condition.unlock()
+                throw AuthError(.unknownKeyID, "kid \(kid.prefix(64)) (absent at the last fetch)")
+            }
             if let started = lastTriggeredFetch, started.duration(to: instant) < minimumRefetchInterval {
                 let loaded = keySet != nil
                 condition.unlock()
@@ -91,6 +103,10 @@ public final class JWKSCache: @unchecked Sendable {
             if let key = keySet?[kid] {
                 condition.unlock()
                 return key
+            }
+            if fetched {
+                if knownMissing.count >= Self.missingKeyCapacity { knownMissing.removeAll() }
+                knownMissing[kid] = instant
             }
             let loaded = keySet != nil
             condition.unlock()
@@ -139,6 +155,12 @@ public final class JWKSCache: @unchecked Sendable {
                     removed = Set(old.keys.keys).subtracting(fresh.keys.keys)
                 }
                 keySet = fresh
+                // Withdrawn keys are known to be absent: their tokens, still in use by clients,
+                // must not spend the refetch allowance a newly rotated key may need.
+                let instant = now()
+                if knownMissing.count + removed.count > Self.missingKeyCapacity { knownMissing.removeAll() }
+                for kid in removed { knownMissing[kid] = instant }
+                for kid in fresh.keys.keys { knownMissing[kid] = nil }
             }
             fetchInFlight = false
             generation += 1

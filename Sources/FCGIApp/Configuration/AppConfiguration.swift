@@ -30,9 +30,6 @@ struct AppConfiguration: Sendable {
     var workers: Int
     /// `FCGI_BACKLOG`: the listen backlog (1024).
     var backlog: Int
-    /// `FCGI_KEEPALIVE_IDLE_MS`: how long a worker waits for the next request on a connection
-    /// nginx keeps open before closing it and returning to accept() (100).
-    var keepAliveIdleMilliseconds: Int
     /// `MAX_BODY_BYTES`: longest request body accepted (65536).
     var maximumBodyBytes: Int
     /// `AUTH_VERIFY`: `jwks` (default) or `userinfo`.
@@ -63,7 +60,7 @@ struct AppConfiguration: Sendable {
         "KEYCLOAK_SERVER_URL", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET",
         "KEYCLOAK_CLIENT_SECRET_FILE", "KEYCLOAK_ISSUER", "KEYCLOAK_CONNECT_TIMEOUT_SECONDS",
         "KEYCLOAK_TIMEOUT_SECONDS", "KEYCLOAK_CA_FILE", "KEYCLOAK_MAX_CONCURRENT_CALLS",
-        "FCGI_LISTEN", "FCGI_SOCKET_MODE", "FCGI_WORKERS", "FCGI_BACKLOG", "FCGI_KEEPALIVE_IDLE_MS", "MAX_BODY_BYTES",
+        "FCGI_LISTEN", "FCGI_SOCKET_MODE", "FCGI_WORKERS", "FCGI_BACKLOG", "MAX_BODY_BYTES",
         "AUTH_VERIFY", "AUTH_AUDIENCE", "AUTH_CLOCK_SKEW_SECONDS", "AUTH_JWKS_REFRESH_SECONDS",
         "AUTH_TOKEN_CACHE_SIZE", "AUTH_INTROSPECTION_TTL_SECONDS", "AUTH_REQUIRED_ROLES", "AUTH_REQUIRED_SCOPES",
         "LOG_LEVEL", "LOG_FORMAT",
@@ -96,7 +93,6 @@ struct AppConfiguration: Sendable {
             reader.problem("KEYCLOAK_MAX_CONCURRENT_CALLS", "must not exceed FCGI_WORKERS (\(workers))")
         }
         let backlog = reader.integer("FCGI_BACKLOG", default: 1024, range: 1...65535)
-        let keepAliveIdle = reader.integer("FCGI_KEEPALIVE_IDLE_MS", default: 100, range: 0...60000)
         let maximumBody = reader.integer("MAX_BODY_BYTES", default: 65536, range: 1024...(16 << 20))
         let verifyMode = reader.choice("AUTH_VERIFY", default: VerifyMode.jwks)
         let audiences = reader.list("AUTH_AUDIENCE")
@@ -122,7 +118,6 @@ struct AppConfiguration: Sendable {
             socketMode: socketMode,
             workers: workers,
             backlog: backlog,
-            keepAliveIdleMilliseconds: keepAliveIdle,
             maximumBodyBytes: maximumBody,
             verifyMode: verifyMode,
             policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew),
@@ -167,7 +162,6 @@ struct AppConfiguration: Sendable {
             "FCGI_SOCKET_MODE=\(String(socketMode, radix: 8))",
             "FCGI_WORKERS=\(workers)",
             "FCGI_BACKLOG=\(backlog)",
-            "FCGI_KEEPALIVE_IDLE_MS=\(keepAliveIdleMilliseconds)",
             "MAX_BODY_BYTES=\(maximumBodyBytes)",
             "AUTH_VERIFY=\(verifyMode.rawValue)",
             "AUTH_AUDIENCE=\(policy.audiences.joined(separator: ","))",

@@ -73,9 +73,8 @@ final class FuzzFastCGI {
                 _ = request.write(HTTPResponse(error: .bodyTooLarge(limit: 4096)), extraHeaders: [])
             }
             request.finish()
-            request.releaseIdleConnection(afterMilliseconds: 0, listenDescriptor: listener.descriptor)
         }
-        request.releaseIdleConnection(afterMilliseconds: 0, listenDescriptor: listener.descriptor)
+        request.releaseKeptConnectionForShutdown()
     }
 }
 #endif

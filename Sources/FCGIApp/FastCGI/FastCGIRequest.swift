@@ -24,32 +24,22 @@ final class FastCGIRequest {
         FCGX_Accept_r(request) >= 0
     }
 
-    /// With `fastcgi_keep_conn on`, libfcgi keeps the connection after a request and its next
-    /// `FCGX_Accept_r` would block reading it until nginx sends another request or closes it,
-    /// pinning this thread to one connection (the stall in the engineering notes). This decides
-    /// before each accept:
-    /// - a request already waiting on the kept connection is served (never dropped);
-    /// - otherwise, when connections wait in the listen backlog, the kept connection is closed
-    ///   and the thread accepts the waiting one (fairness: no connection starves);
-    /// - otherwise it waits up to `idleMilliseconds` for either, and closes an idle connection.
-    /// nginx only keeps connections for GET/HEAD (docs/design.md), and retries an idempotent
-    /// request that meets such a close on a fresh connection.
-    func releaseIdleConnection(afterMilliseconds idleMilliseconds: Int32, listenDescriptor: Int32) {
+    /// With `fastcgi_keep_conn on`, libfcgi keeps the connection after a request, and the next
+    /// `FCGX_Accept_r` reads the next request from it. Only nginx closes kept connections in
+    /// normal operation (its upstream `keepalive_timeout` and `keepalive_requests`), because a
+    /// close from this side can race with nginx reusing the connection. When the responder is
+    /// stopping, an idle kept connection is closed at once so the thread can exit; nginx
+    /// retries the (idempotent, GET/HEAD only) request that may meet that close elsewhere.
+    func releaseKeptConnectionForShutdown() {
         let descriptor = request.pointee.ipcFd
         guard descriptor >= 0 else { return }
-        var descriptors = [
-            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        for timeout in [0, idleMilliseconds] {
-            descriptors[0].revents = 0
-            descriptors[1].revents = 0
-            let ready = poll(&descriptors, 2, timeout)
-            if ready > 0 && descriptors[0].revents != 0 { return }  // a request (or EOF) is waiting
-            if ready > 0 && descriptors[1].revents & Int16(POLLIN) != 0 { break }  // the backlog is waiting
-        }
+        var events = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        if poll(&events, 1, 0) > 0 { return }  // a request is already waiting: serve it
         FCGX_Free(request, 1)
     }
+
+    /// Whether libfcgi holds a kept connection from the last request.
+    var hasKeptConnection: Bool { request.pointee.ipcFd >= 0 }
 
     /// Ends the current request: flushes output and, without keep-alive, closes the connection.
     func finish() {

@@ -5,9 +5,9 @@ import Synchronization
 
 /// The accept loop: `workers` threads, each with its own `FCGX_Request` and provider client,
 /// each looping accept → read → route → write → finish. A connection nginx keeps open
-/// (`fastcgi_keep_conn on`) is served while requests keep coming on it, and released as soon as
-/// it is idle while others wait in the backlog, or after `FCGI_KEEPALIVE_IDLE_MS` idle, so no
-/// thread is pinned to an idle connection while new ones wait.
+/// (`fastcgi_keep_conn on`) is served until nginx closes it; nginx's short upstream
+/// `keepalive_timeout` and `keepalive_requests` bound how long a thread stays on one
+/// (docs/design.md).
 ///
 /// Stopping: `stop` marks the server stopping and shuts the listening socket, which wakes
 /// threads blocked in accept(); a thread busy with a request finishes it first. `stop` then
@@ -60,10 +60,11 @@ final class FastCGIServer: Sendable {
             return
         }
         let maximumBody = application.configuration.maximumBodyBytes
-        let keepAliveIdle = Int32(application.configuration.keepAliveIdleMilliseconds)
-        while !stopping.load(ordering: .relaxed) {
-            request.releaseIdleConnection(afterMilliseconds: keepAliveIdle, listenDescriptor: listener.value.descriptor)
-            if stopping.load(ordering: .relaxed) { break }
+        while true {
+            if stopping.load(ordering: .relaxed) {
+                request.releaseKeptConnectionForShutdown()
+                if !request.hasKeptConnection { break }
+            }
             guard request.accept() else {
                 if stopping.load(ordering: .relaxed) { break }
                 logger.error("FastCGI accept failed; retrying", metadata: ["worker": "\(index)"])
