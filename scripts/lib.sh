@@ -70,3 +70,8 @@ ensure_dependencies() {
 ensure_browser() {
     bash "$repo/scripts/ensure-browser.sh"
 }
+
+# testssl.sh and schemathesis for the hostile-input tests.
+ensure_security_tools() {
+    bash "$repo/scripts/ensure-security-tools.sh"
+}

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$repo"
 ensure_dependencies
 ensure_browser
+ensure_security_tools
 
 say "unit and router tests (swift test)"
 swift test

@@ -36,7 +36,7 @@ func buildApplication(
             LocalTokenAuthenticator(
                 verifier: verifier, provider: provider, cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
         case .userinfo:
-            UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes)
+            UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes, audiences: configuration.policy.audiences)
         case .introspect:
             IntrospectionAuthenticator(
                 verifier: verifier, provider: provider,

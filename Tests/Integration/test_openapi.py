@@ -295,8 +295,8 @@ def test_endpoints_and_statuses() -> None:
         "/auth": ["get"]}
     statuses = {path: sorted(next(iter(item.values()))["responses"]) for path, item in paths.items()}
     assert statuses["/login"] == ["200", "400", "401", "413", "422", "429", "502", "503"]
-    assert statuses["/refresh"] == ["200", "401", "413", "422", "502", "503"]
-    assert statuses["/logout"] == ["204", "401", "413", "422", "502", "503"]
+    assert statuses["/refresh"] == ["200", "400", "401", "413", "422", "502", "503"]
+    assert statuses["/logout"] == ["204", "400", "401", "413", "422", "502", "503"]
     assert statuses["/protected"] == ["200", "401", "403", "502", "503"]
     assert statuses["/auth"] == ["204", "401", "403", "502", "503"]
     assert statuses["/"] == ["200", "502"]

@@ -7,9 +7,12 @@ import Foundation
 /// calling the provider.
 public struct UserinfoAuthenticator: Authenticator {
     public let maximumTokenBytes: Int
+    /// `AUTH_AUDIENCE`: checked against the token's `aud`/`azp` once the provider accepted it.
+    public let audiences: [String]
 
-    public init(maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes) {
+    public init(maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes, audiences: [String] = []) {
         self.maximumTokenBytes = maximumTokenBytes
+        self.audiences = audiences
     }
 
     public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
@@ -33,9 +36,15 @@ public struct UserinfoAuthenticator: Authenticator {
         guard let username = claims.preferredUsername ?? claims.sub else {
             throw AuthError(.identityProviderInvalidResponse, "userinfo has neither preferred_username nor sub")
         }
-        // Userinfo carries no roles. The provider has just accepted this token, so its payload
-        // is authentic: roles, scopes and session come from there.
+        // Userinfo carries no roles or audience. The provider has just accepted this token, so
+        // its payload is authentic: audience, roles, scopes and session come from there.
         let payload = Self.unverifiedPayloadClaims(of: token)
+        if !audiences.isEmpty {
+            let presented = (payload?.aud?.values ?? []) + (payload?.azp.map { [$0] } ?? [])
+            guard presented.contains(where: audiences.contains) else {
+                throw AuthError(.audienceMismatch, "aud/azp \(presented.joined(separator: ",").prefix(200))")
+            }
+        }
         return AuthenticatedUser(
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: AuthenticatedUser.roles(realm: payload?.realmAccess, clients: payload?.resourceAccess),

@@ -11,6 +11,8 @@ struct JSONWebKey: Decodable, Sendable {
     let alg: String?
     /// RFC 7517 §4.5.
     let kid: String?
+    /// RFC 7517 §4.3: when present, the key may only be used for these operations.
+    let keyOps: [String]?
     /// RFC 7518 §6.3.1: modulus and exponent.
     let n: String?
     let e: String?
@@ -18,6 +20,11 @@ struct JSONWebKey: Decodable, Sendable {
     let crv: String?
     let x: String?
     let y: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kty, use, alg, kid, n, e, crv, x, y
+        case keyOps = "key_ops"
+    }
 
     /// Largest RSA modulus accepted; bigger keys only cost CPU per request.
     static let maximumRSABits = 8192

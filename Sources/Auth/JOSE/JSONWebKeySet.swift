@@ -3,7 +3,8 @@ import Foundation
 /// The provider's signing keys, indexed by `kid`, parsed once per fetch.
 ///
 /// Only keys usable for signatures are kept: `use` must be `sig` (or absent, as RFC 7517
-/// allows for servers that omit it), and the key must be RSA 2048–8192 bits, P-256 or P-384.
+/// allows for servers that omit it), `key_ops`, when present, must include `verify`, and the
+/// key must be RSA 2048–8192 bits, P-256 or P-384.
 /// Unusable entries (encryption keys, Ed25519, malformed members) are skipped, not fatal, so
 /// one odd key at the provider does not take verification down.
 public struct JSONWebKeySet: Sendable {
@@ -51,6 +52,11 @@ public struct JSONWebKeySet: Sendable {
             }
             guard jwk.use == nil || jwk.use == "sig" else {
                 skipped.append("\(kid): use=\(jwk.use ?? "")")
+                continue
+            }
+            // RFC 7517 §4.3: a key restricted to other operations does not verify.
+            if let operations = jwk.keyOps, !operations.contains("verify") {
+                skipped.append("\(kid): key_ops without verify")
                 continue
             }
             var algorithm: SignatureAlgorithm?

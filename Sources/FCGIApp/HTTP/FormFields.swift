@@ -1,8 +1,7 @@
 import Auth
-import MultipartKit
 
 /// Reads form fields from a request body the way FastAPI's `Form(...)` does:
-/// `application/x-www-form-urlencoded` or `multipart/form-data` (via vapor's MultipartKit);
+/// `application/x-www-form-urlencoded` or `multipart/form-data` (`MultipartForm`);
 /// any other content type, JSON included, yields no fields. The last occurrence of a field wins.
 enum FormFields {
     /// The fields of the body, or `malformedBody` for a multipart body that does not parse.
@@ -31,34 +30,10 @@ enum FormFields {
         return fields
     }
 
-    private struct Parts: Decodable {
-        let fields: [String: String]
-
-        struct Key: CodingKey {
-            let stringValue: String
-            let intValue: Int? = nil
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
-            var fields: [String: String] = [:]
-            for key in container.allKeys {
-                // A part that is not text (a nested or repeated field) is skipped, not fatal.
-                if let value = try? container.decode(String.self, forKey: key) {
-                    fields[key.stringValue] = value
-                }
-            }
-            self.fields = fields
-        }
-    }
-
     private static func multipart(_ body: [UInt8], boundary: String) throws(HandlerError) -> [String: String] {
-        do {
-            return try FormDataDecoder().decode(Parts.self, from: body, boundary: boundary).fields
-        } catch {
+        guard let fields = MultipartForm.fields(of: body, boundary: boundary) else {
             throw .malformedBody
         }
+        return fields
     }
 }

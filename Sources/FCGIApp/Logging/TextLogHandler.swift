@@ -6,6 +6,10 @@ import Logging
 /// sorted, written in a single write(2). Replaces swift-log's `StreamLogHandler`, whose
 /// per-line local-time formatting (a `stat` of /etc/localtime each time) and string building
 /// showed up in profiles at a line per request.
+///
+/// Values can carry attacker-chosen text (a token's `kid` or `iss` in an error's context), so
+/// control characters are escaped (`\n`, `\r`, `\t`, `\u{…}`): one event is always one line and
+/// a value cannot forge another.
 struct TextLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -21,10 +25,10 @@ struct TextLogHandler: LogHandler {
         if let extra = event.metadata {
             merged.merge(extra) { _, new in new }
         }
-        var line = "\(LogTimestamp.now()) \(event.level.rawValue) \(label): \(event.message)"
+        var line = "\(LogTimestamp.now()) \(event.level.rawValue) \(label): \(Self.escaped("\(event.message)"))"
         for key in merged.keys.sorted() {
             if let value = merged[key] {
-                line += " \(key)=\(value)"
+                line += " \(Self.escaped(key))=\(Self.escaped("\(value)"))"
             }
         }
         line += "\n"
@@ -32,6 +36,24 @@ struct TextLogHandler: LogHandler {
         bytes.withUnsafeMutableBytes { buffer in
             _ = Glibc.write(STDERR_FILENO, buffer.baseAddress, buffer.count)
         }
+    }
+}
+
+extension TextLogHandler {
+    /// `text` with control characters escaped.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: result += "\\u{\(String(scalar.value, radix: 16))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 }
 
