@@ -26,7 +26,10 @@ test-integration: ## Integration tests only (needs a release build)
 bench: ## Benchmarks (bench/README.md): keycloak-fcgi vs nginx's limit and the FastAPI peers; memory, start-up
 	scripts/setup.sh && swift build -c release --product keycloak-fcgi && python3 bench/run_all.py && python3 bench/memory.py
 
+fuzz: ## Fuzz every target for 60 s (libFuzzer + ASan; scripts/fuzz.sh SECONDS TARGET... for more)
+	scripts/setup.sh && scripts/fuzz.sh 60
+
 clean: ## Remove build output and the local run directory
 	rm -rf .build .build-* .run
 
-.PHONY: help setup build run test test-unit test-integration bench clean
+.PHONY: help setup build run test test-unit test-integration bench fuzz clean

@@ -5,6 +5,7 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]          # CI: 60 s each, corpus copied, repo untouched
 #   FUZZ_KEEP_CORPUS=1 scripts/fuzz.sh 600          # long runs: new inputs merged into Fuzz/corpus
+#   FUZZ_SEED=1 scripts/fuzz.sh 30                  # repeatable (scripts/test.sh); 0 = random
 #
 # A crash, a sanitizer report or a timeout fails the script; the input is kept in
 # artifacts/fuzz/ and should become a regression test.
@@ -37,7 +38,7 @@ for target in "${targets[@]}"; do
     cp -r "Fuzz/corpus/$target/." "$work/"
     say "fuzzing $target for ${seconds}s ($(ls "$work" | wc -l) corpus inputs)"
     if ! KEYCLOAK_FCGI_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=0 "$binary" "$work" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=70000 -print_final_stats=1 \
+        -max_total_time="$seconds" -seed="${FUZZ_SEED:-0}" -timeout=10 -rss_limit_mb=4096 -max_len=70000 -print_final_stats=1 \
         -artifact_prefix="artifacts/fuzz/$target-" 2>"artifacts/fuzz/$target.log"; then
         echo "fuzz target $target FAILED; see artifacts/fuzz/$target.log and artifacts/fuzz/$target-*" >&2
         tail -40 "artifacts/fuzz/$target.log" >&2

@@ -18,3 +18,8 @@ export SWAGGER_UI_DIR="$run_dir/swagger-ui"
 
 say "integration tests (pytest)"
 python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@"
+
+# Last, so that a fuzz finding never hides a test result. A fixed seed keeps CI repeatable;
+# `make fuzz` and long runs use random seeds.
+say "fuzzing each target for ${FUZZ_SECONDS:-60}s (libFuzzer + ASan)"
+FUZZ_SEED=${FUZZ_SEED:-1} scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

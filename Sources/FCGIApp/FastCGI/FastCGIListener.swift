@@ -72,6 +72,22 @@ final class FastCGIListener {
         return descriptor
     }
 
+    /// Accepts the next connection; nil once the listener is shut down (or on an error other
+    /// than an interrupted or aborted accept, which are retried).
+    func acceptConnection() -> Int32? {
+        while true {
+            let connection = Glibc.accept(descriptor, nil, nil)
+            if connection >= 0 {
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                return connection
+            }
+            switch errno {
+            case EINTR, ECONNABORTED, EPROTO: continue
+            default: return nil
+            }
+        }
+    }
+
     /// Stops accepting: threads blocked in accept() return at once.
     func shutdownAccepting() {
         FCGX_ShutdownPending()

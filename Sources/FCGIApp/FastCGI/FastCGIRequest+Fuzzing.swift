@@ -6,10 +6,10 @@ import Logging
 
 /// The `fastcgi` fuzz target: each input is written as a raw byte stream to a fresh connection
 /// on a unix socket; libfcgi parses it, and the worker's own read → route → write path answers
-/// (with a provider that cannot be reached). The listener is non-blocking, so an input libfcgi
-/// rejects ends the accept instead of waiting for the next connection.
+/// (with a provider that cannot be reached), through the same record guard the server uses.
 final class FuzzFastCGI {
-    static let shared = FuzzFastCGI()
+    // nonisolated(unsafe): libFuzzer runs inputs one at a time on one thread.
+    nonisolated(unsafe) static let shared = FuzzFastCGI()
 
     private let path = "/tmp/keycloak-fcgi-fuzz-\(getpid()).sock"
     private let listener: FastCGIListener
@@ -20,8 +20,7 @@ final class FuzzFastCGI {
         do {
             try FastCGIListener.initializeLibrary()
             listener = try FastCGIListener(address: .unix(path: path), backlog: 16, mode: 0o600)
-            _ = fcntl(listener.descriptor, F_SETFL, fcntl(listener.descriptor, F_GETFL) | O_NONBLOCK)
-            request = try FastCGIRequest(listenDescriptor: listener.descriptor)
+            request = try FastCGIRequest()
             let configuration = try AppConfiguration.load(environment: [
                 "KEYCLOAK_ISSUER": FuzzKeys.issuer, "KEYCLOAK_CLIENT_ID": "fastapi-keycloak", "KEYCLOAK_CLIENT_SECRET": "s",
                 "MAX_BODY_BYTES": "4096",
@@ -63,9 +62,13 @@ final class FuzzFastCGI {
             offset += written
         }
         shutdown(client, Int32(SHUT_WR))
-        // Serve every request libfcgi finds on the connection (kept connections carry several).
+        guard let connection = listener.acceptConnection() else { return }
+        request.adopt(connection)
+        // Serve every request the guard lets through (kept connections carry several).
         for _ in 0..<4 {
-            guard request.accept() else { break }
+            guard FastCGIRecordGuard.inspect(request.connectionDescriptor, isStopping: { true }) == .valid,
+                request.accept()
+            else { break }
             switch request.readHTTPRequest(maximumBodyBytes: 4096) {
             case .request(let incoming):
                 _ = request.write(worker.respond(to: incoming, logger: Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }), extraHeaders: [])
@@ -73,8 +76,9 @@ final class FuzzFastCGI {
                 _ = request.write(HTTPResponse(error: .bodyTooLarge(limit: 4096)), extraHeaders: [])
             }
             request.finish()
+            if request.connectionDescriptor < 0 { break }
         }
-        request.releaseKeptConnectionForShutdown()
+        request.closeConnection()
     }
 }
 #endif

@@ -3,12 +3,16 @@ import Glibc
 
 /// Owns one `FCGX_Request`: allocated and initialized in `init`, freed in `deinit`. Each
 /// worker thread creates its own and reuses it for every request it accepts.
+///
+/// Connections are accepted by the server, not by libfcgi: each is checked by
+/// `FastCGIRecordGuard` and then adopted, and libfcgi reads the request from it. libfcgi gets
+/// no listening socket (-1), so it never accepts on its own after a protocol error.
 final class FastCGIRequest {
     private let request: UnsafeMutablePointer<FCGX_Request>
 
-    init(listenDescriptor: Int32) throws(FastCGIListener.OpenError) {
+    init() throws(FastCGIListener.OpenError) {
         request = .allocate(capacity: 1)
-        guard FCGX_InitRequest(request, listenDescriptor, 0) == 0 else {
+        guard FCGX_InitRequest(request, -1, 0) == 0 else {
             request.deallocate()
             throw FastCGIListener.OpenError(description: "FCGX_InitRequest failed")
         }
@@ -19,27 +23,31 @@ final class FastCGIRequest {
         request.deallocate()
     }
 
-    /// Waits for the next request; false once the listener is shut down (or on an accept error).
+    /// Makes `descriptor` (an accepted connection) the connection the next `accept` reads.
+    /// Marked kept, so that libfcgi's finish step inside `FCGX_Accept_r` does not close it.
+    func adopt(_ descriptor: Int32) {
+        request.pointee.ipcFd = descriptor
+        request.pointee.keepConnection = 1
+    }
+
+    /// The current connection, or -1.
+    var connectionDescriptor: Int32 { request.pointee.ipcFd }
+
+    /// Closes the current connection, if any, at once. (libfcgi's own close half-closes and
+    /// then reads until the peer closes, up to 2 s per read: right after an answer, wrong for a
+    /// peer that sent garbage or an idle connection at shutdown.)
+    func closeConnection() {
+        let descriptor = request.pointee.ipcFd
+        request.pointee.ipcFd = -1
+        FCGX_Free(request, 0)
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+    }
+
+    /// Reads the next request from the current connection; false when libfcgi rejected the
+    /// stream (it has then closed the connection).
     func accept() -> Bool {
         FCGX_Accept_r(request) >= 0
     }
-
-    /// With `fastcgi_keep_conn on`, libfcgi keeps the connection after a request, and the next
-    /// `FCGX_Accept_r` reads the next request from it. Only nginx closes kept connections in
-    /// normal operation (its upstream `keepalive_timeout` and `keepalive_requests`), because a
-    /// close from this side can race with nginx reusing the connection. When the responder is
-    /// stopping, an idle kept connection is closed at once so the thread can exit; nginx
-    /// retries the (idempotent, GET/HEAD only) request that may meet that close elsewhere.
-    func releaseKeptConnectionForShutdown() {
-        let descriptor = request.pointee.ipcFd
-        guard descriptor >= 0 else { return }
-        var events = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        if poll(&events, 1, 0) > 0 { return }  // a request is already waiting: serve it
-        FCGX_Free(request, 1)
-    }
-
-    /// Whether libfcgi holds a kept connection from the last request.
-    var hasKeptConnection: Bool { request.pointee.ipcFd >= 0 }
 
     /// Ends the current request: flushes output and, without keep-alive, closes the connection.
     func finish() {

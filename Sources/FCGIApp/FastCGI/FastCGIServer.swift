@@ -53,23 +53,43 @@ final class FastCGIServer: Sendable {
         let request: FastCGIRequest
         let worker: Application.Worker
         do {
-            request = try FastCGIRequest(listenDescriptor: listener.value.descriptor)
+            request = try FastCGIRequest()
             worker = try application.makeWorker()
         } catch {
             logger.critical("worker cannot start", metadata: ["worker": "\(index)", "error": "\(error)"])
             return
         }
         let maximumBody = application.configuration.maximumBodyBytes
+        let isStopping = { [self] in stopping.load(ordering: .relaxed) }
         while true {
-            if stopping.load(ordering: .relaxed) {
-                request.releaseKeptConnectionForShutdown()
-                if !request.hasKeptConnection { break }
+            if request.connectionDescriptor < 0 {
+                if isStopping() { break }
+                guard let connection = listener.value.acceptConnection() else {
+                    if isStopping() { break }
+                    logger.error("accept failed; retrying", metadata: ["worker": "\(index)", "errno": "\(errno)"])
+                    Thread.sleep(forTimeInterval: 0.1)
+                    continue
+                }
+                request.adopt(connection)
+            }
+            // Waits for the next request on the connection (kept ones too) and checks its
+            // records before libfcgi reads them.
+            switch FastCGIRecordGuard.inspect(request.connectionDescriptor, isStopping: isStopping) {
+            case .valid:
+                break
+            case .closed:
+                request.closeConnection()
+                continue
+            case .stopping:
+                request.closeConnection()
+                continue
+            case .invalid(let reason):
+                logger.warning("closing a FastCGI connection with a malformed request", metadata: ["fcgi.reason": "\(reason)"])
+                request.closeConnection()
+                continue
             }
             guard request.accept() else {
-                if stopping.load(ordering: .relaxed) { break }
-                logger.error("FastCGI accept failed; retrying", metadata: ["worker": "\(index)"])
-                Thread.sleep(forTimeInterval: 0.1)
-                continue
+                continue  // libfcgi rejected the stream and closed the connection
             }
             let started = ContinuousClock.now
             let requestID = request.requestID ?? Self.makeRequestID()

@@ -101,8 +101,9 @@ enum FuzzProvider {
         func send(_ request: OutgoingRequest) throws(AuthError) -> IncomingResponse { response }
     }
 
-    static let transport = Transport()
-    static let client: KeycloakClient = {
+    // nonisolated(unsafe): libFuzzer runs inputs one at a time on one thread.
+    nonisolated(unsafe) static let transport = Transport()
+    nonisolated(unsafe) static let client: KeycloakClient = {
         let provider = IdentityProvider(
             settings: ProviderSettings(issuerCandidates: [FuzzKeys.issuer], clientID: "fastapi-keycloak", clientSecret: Secret("s")),
             limiter: ProviderCallLimiter(capacity: 4))
