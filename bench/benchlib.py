@@ -271,3 +271,42 @@ class Peer:
                 pass
             self.process.wait()
         self.process = None
+
+
+@dataclass
+class FloorResponder:
+    """bench/peers/fcgi_floor.c, compiled here and run on a unix socket in `workdir`: a
+    libfcgi responder that answers a fixed body and does nothing else (the floor of the
+    FastCGI hop)."""
+
+    workdir: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.workdir / "fcgi-floor.sock"
+
+    def start(self, timeout: float = 10) -> FloorResponder:
+        import shutil
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        compiler = shutil.which("cc") or shutil.which("clang") or "gcc"
+        binary = self.workdir / "fcgi_floor"
+        subprocess.run([compiler, "-O2", "-o", str(binary), str(PEERS / "fcgi_floor.c"), "-lfcgi", "-lpthread"],
+                       check=True)
+        self.process = subprocess.Popen([str(binary), str(self.socket_path)], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self.socket_path.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the FastCGI floor responder did not start")
+            time.sleep(0.05)
+        # nginx workers run as the invoking user (nginx/local), but keep it simple for root too.
+        os.chmod(self.socket_path, 0o666)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait()
+        self.process = None

@@ -7,7 +7,8 @@ for an hour), the two peers (bench/peers/, `uvicorn --workers 2` each), and thre
 release binary + nginx rendered from the project's template (the stack harness of
 Tests/Integration):
   main      jwks mode with the verified-token cache (the default configuration); its nginx also
-            serves the limit (`return 200` in the TLS server), proxies /peer-seed/ and /peer-jwt/
+            serves the limit (`return 200` in the TLS server), the FastCGI floor (a do-nothing
+            libfcgi responder, bench/peers/fcgi_floor.c, with the same kept connections), proxies /peer-seed/ and /peer-jwt/
             to the peers (upstreams with keepalive) and carries the auth_request gate of
             nginx/examples/auth-gate.conf.template (bench/bench_auth_gate.py's set-up);
   nocache   jwks mode, AUTH_TOKEN_CACHE_SIZE=0;
@@ -43,7 +44,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402
-from benchlib import RESULTS, IdentityProvider, Peer, WrkRun, run_wrk  # noqa: E402
+from benchlib import RESULTS, FloorResponder, IdentityProvider, Peer, WrkRun, run_wrk  # noqa: E402
 
 # The test user of idp/users.json (the article's).
 USERNAME, PASSWORD = "abdullah", "Test#123456"
@@ -68,6 +69,25 @@ PEER_LOCATION = """
         proxy_set_header Host $host;
     }}"""
 
+FLOOR_LOCATION = """
+    location = /bench/fcgi-floor {{
+        set $bench_floor bench_fcgi_floor;
+        include /etc/nginx/fastcgi_params;
+        fastcgi_keep_conn on;
+        fastcgi_pass $bench_floor;
+    }}"""
+
+# The same kept-connection settings as the template's keycloak_fcgi_keepalive upstream.
+FLOOR_UPSTREAM = """
+# bench/run_all.py: the do-nothing libfcgi responder (bench/peers/fcgi_floor.c).
+upstream bench_fcgi_floor {{
+    server unix:{socket};
+    keepalive 16;
+    keepalive_requests 100;
+    keepalive_timeout 250ms;
+}}
+"""
+
 PEER_UPSTREAM = """
 # bench/run_all.py: peer {module}, kept connections as keycloak-fcgi's GET pool has.
 upstream {upstream} {{
@@ -84,15 +104,16 @@ def make_bench_stack_class():
     from stack import free_port
 
     class BenchStack(GateStack):
-        def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], **options):
+        def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
+                     **options):
             static_port = free_port()
-            locations = RETURN_200 + "".join(
+            locations = RETURN_200 + FLOOR_LOCATION.format() + "".join(
                 PEER_LOCATION.format(prefix=prefix, upstream=f"bench_{prefix.replace('-', '_')}")
                 for prefix in peers)
             upstreams = "".join(
                 PEER_UPSTREAM.format(module=peer.module, upstream=f"bench_{prefix.replace('-', '_')}",
                                      address=peer.address)
-                for prefix, peer in peers.items())
+                for prefix, peer in peers.items()) + FLOOR_UPSTREAM.format(socket=floor.socket_path)
             super().__init__(workdir, tls_dir, upstream_address=f"127.0.0.1:{static_port}",
                              gate_extra=STATIC_API.format(port=static_port) + upstreams,
                              extra_locations=locations, **options)
@@ -150,6 +171,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kfcgi-bench-all-"))
     tls = benchlib.dev_certificate(workdir / "tls")
     peers: dict[str, Peer] = {}
+    floor: FloorResponder | None = None
     stacks: list = []
     targets: list[Target] = []
     memory: dict[str, int] = {}
@@ -158,7 +180,8 @@ def main() -> int:
             try:
                 peers["peer-seed"] = Peer("seed_app", idp, workdir / "peers").start()
                 peers["peer-jwt"] = Peer("local_jwt_app", idp, workdir / "peers").start()
-                main_stack = BenchStack(workdir / "main", tls, idp=idp, peers=peers,
+                floor = FloorResponder(workdir / "floor").start()
+                main_stack = BenchStack(workdir / "main", tls, idp=idp, peers=peers, floor=floor,
                                         login_rate=LOGIN_RATE, login_burst=LOGIN_BURST)
                 stacks.append(main_stack)
                 main_stack.start()
@@ -183,6 +206,8 @@ def main() -> int:
                                       "password": PASSWORD, "scope": "openid"})
                 targets = [
                     Target("limit", "nginx return 200 (the limit)", "get", main_stack.url("/bench/return200")),
+                    Target("fcgi_floor", "do-nothing libfcgi responder (the floor)", "get",
+                           main_stack.url("/bench/fcgi-floor"), authorization=bearer),
                     Target("fcgi_cache", "keycloak-fcgi /protected jwks+cache", "get",
                            main_stack.url("/protected"), "peer_jwt", authorization=bearer),
                     Target("fcgi_nocache", "keycloak-fcgi /protected jwks no cache", "get",
@@ -231,6 +256,8 @@ def main() -> int:
                     stack.stop()
                 for peer in peers.values():
                     peer.stop()
+                if floor is not None:
+                    floor.stop()
     finally:
         if args.keep:
             print(f"work directory kept: {workdir}", file=sys.stderr)
@@ -251,6 +278,8 @@ def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: st
 
     user = {"preferred_username": "abdullah", "email": "abdullah@example.com", "full_name": "Abdullah Alqahtani"}
     check(main_stack.get("/bench/return200").status_code == 200, "the limit location")
+    floor = main_stack.get("/bench/fcgi-floor")
+    check(floor.status_code == 200 and floor.json() == {"ok": True}, "the FastCGI floor responder")
     for stack in (main_stack, nocache, userinfo):
         answer = stack.protected(token)
         check(answer.status_code == 200 and answer.json()["preferred_username"] == "abdullah",
@@ -382,6 +411,8 @@ def chart(targets: list[Target], args, path: Path) -> None:
             return colors["peer"]
         if target.key == "login_idp":
             return "#2ca02c"
+        if target.key == "fcgi_floor":
+            return "#bcbd22"
         return colors[target.key.split("_")[0]] if target.key.split("_")[0] in colors else colors["limit"]
 
     groups = [("get", f"GET, wrk -t2 -c{args.connections}"), ("login", f"POST /login, wrk -t2 -c{args.login_connections}")]
