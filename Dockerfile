@@ -35,9 +35,10 @@ RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
 
-# Static Swift standard library and Foundation: the binary needs only libfcgi, libcurl and
-# libc/libstdc++ at run time, not the Swift runtime. Debug info is stripped (122 MB -> 90 MB
-# measured with Swift 6.3.1); the symbol table stays, so crash backtraces keep function names.
+# Static Swift standard library (and FoundationEssentials; the package does not use Foundation
+# or ICU): the binary needs only libfcgi, libcurl and libc/libstdc++ at run time, not the Swift
+# runtime. Debug info is stripped (47 MB -> 30.5 MB measured with Swift 6.3.1); the symbol
+# table stays, so crash backtraces keep function names.
 RUN swift build -c release --static-swift-stdlib --product keycloak-fcgi \
     && install -D -m 0755 \
         "$(swift build -c release --static-swift-stdlib --show-bin-path)/keycloak-fcgi" \

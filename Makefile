@@ -9,7 +9,7 @@ setup: ## Install what building, running and testing need (apt, pip, Swagger UI 
 	scripts/setup.sh
 
 build: ## Release build of the keycloak-fcgi binary
-	swift build -c release --product keycloak-fcgi
+	swift build -c release --static-swift-stdlib --product keycloak-fcgi
 
 run: ## Run the whole local stack (IdP, responder, TLS nginx) and print its URLs
 	scripts/run-local.sh
@@ -24,7 +24,7 @@ test-integration: ## Integration tests only (needs a release build)
 	scripts/setup.sh && python3 -m pytest -q -p no:cacheprovider Tests/Integration
 
 bench: ## Benchmarks (bench/README.md): keycloak-fcgi vs nginx's limit and the FastAPI peers; memory, start-up
-	scripts/setup.sh && swift build -c release --product keycloak-fcgi && python3 bench/run_all.py && python3 bench/memory.py
+	scripts/setup.sh && swift build -c release --static-swift-stdlib --product keycloak-fcgi && python3 bench/run_all.py && python3 bench/memory.py
 
 fuzz: ## Fuzz every target for 60 s (libFuzzer + ASan; scripts/fuzz.sh SECONDS TARGET... for more)
 	scripts/setup.sh && scripts/fuzz.sh 60

@@ -43,7 +43,7 @@ import requests  # noqa: E402
 from idp_fixture import IdentityProvider  # noqa: E402
 from stack import Stack  # noqa: E402
 
-WORKERS = 16  # FCGI_WORKERS, the default
+WORKERS = 64  # FCGI_WORKERS, the default
 RSS_RULE_KIB = 2048
 
 #: Cycles through the tokens in $SOAK_TOKENS; counts answers other than 200 per thread and

@@ -20,8 +20,8 @@ ensure_packages valgrind binutils
 binary=${KEYCLOAK_FCGI_BIN:-$repo/.build/release/keycloak-fcgi}
 if [[ ${1:-} == --build || ! -x $binary ]]; then
     say "release build"
-    swift build -c release --product keycloak-fcgi
-    binary="$(swift build -c release --show-bin-path)/keycloak-fcgi"
+    swift build -c release --static-swift-stdlib --product keycloak-fcgi
+    binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/keycloak-fcgi"
 fi
 [[ ${1:-} == --build ]] && shift
 

@@ -24,8 +24,8 @@ done
 
 ensure_dependencies
 say "building keycloak-fcgi (release)"
-swift build -c release --product keycloak-fcgi
-binary="$(swift build -c release --show-bin-path)/keycloak-fcgi"
+swift build -c release --static-swift-stdlib --product keycloak-fcgi
+binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/keycloak-fcgi"
 
 mkdir -p "$run_dir/nginx-tmp"
 chmod 700 "$run_dir"

@@ -12,8 +12,8 @@ say "unit and router tests (swift test)"
 swift test
 
 say "release build"
-swift build -c release --product keycloak-fcgi
-export KEYCLOAK_FCGI_BIN="$(swift build -c release --show-bin-path)/keycloak-fcgi"
+swift build -c release --static-swift-stdlib --product keycloak-fcgi
+export KEYCLOAK_FCGI_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/keycloak-fcgi"
 export SWAGGER_UI_DIR="$run_dir/swagger-ui"
 
 say "integration tests (pytest)"

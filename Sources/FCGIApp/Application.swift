@@ -1,5 +1,6 @@
 import Auth
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// The composed service: configuration, the shared identity-provider state, the background

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Auth
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Metrics
 import Prometheus
@@ -27,11 +28,11 @@ struct KeycloakFCGI: ParsableCommand {
         do {
             configuration = try AppConfiguration.load(environment: ProcessInfo.processInfo.environment, dotEnv: try readDotEnv())
         } catch let error as ConfigurationError {
-            Self.write(error.description, to: .standardError)
+            Self.write(error.description, to: STDERR_FILENO)
             throw ExitCode(78)  // EX_CONFIG
         }
         if checkConfig {
-            Self.write((configuration.summary + ["configuration OK"]).joined(separator: "\n"), to: .standardOutput)
+            Self.write((configuration.summary + ["configuration OK"]).joined(separator: "\n"), to: STDOUT_FILENO)
             return
         }
 
@@ -94,7 +95,7 @@ struct KeycloakFCGI: ParsableCommand {
             if application.provider.isDiscovered && (!needsKeys || application.provider.keys.isLoaded) {
                 return true
             }
-            Thread.sleep(forTimeInterval: 0.005)
+            sleepThread(.milliseconds(5))
         }
         return false
     }
@@ -115,7 +116,13 @@ struct KeycloakFCGI: ParsableCommand {
         }
     }
 
-    private static func write(_ text: String, to handle: FileHandle) {
-        handle.write(Data((text + "\n").utf8))
+    private static func write(_ text: String, to descriptor: Int32) {
+        var bytes = Array((text + "\n").utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            bytes = bytes.dropFirst(written)
+        }
     }
 }

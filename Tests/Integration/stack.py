@@ -36,7 +36,7 @@ def binary_path() -> Path:
     """The release binary: $KEYCLOAK_FCGI_BIN or .build/release/keycloak-fcgi."""
     path = Path(os.environ.get("KEYCLOAK_FCGI_BIN", REPO_ROOT / ".build" / "release" / "keycloak-fcgi"))
     if not path.exists():
-        raise RuntimeError(f"{path} does not exist: run `swift build -c release` (scripts/test.sh does)")
+        raise RuntimeError(f"{path} does not exist: run `swift build -c release --static-swift-stdlib` (scripts/test.sh does)")
     return path
 
 

@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
+import subprocess
 import time
 
 import pytest
 
 from idp_fixture import IdentityProvider
-from stack import free_port
+from stack import binary_path, free_port
 
 UNAVAILABLE = b'{"detail":"Identity provider unavailable"}'
 
 
 def test_hanging_logins_do_not_starve_protected(make_idp, make_stack):
     idp = make_idp()
-    # Default FCGI_WORKERS (16) and KEYCLOAK_MAX_CONCURRENT_CALLS (12); a short provider timeout.
+    # The default FCGI_WORKERS (64) and KEYCLOAK_MAX_CONCURRENT_CALLS (48); a short provider
+    # timeout. Every slot hangs, and two logins more.
+    slots = 48
     stack = make_stack(idp, env={"KEYCLOAK_TIMEOUT_SECONDS": "6"})
+    assert "KEYCLOAK_MAX_CONCURRENT_CALLS=48" in subprocess.run(
+        [str(binary_path()), "--check-config", "--env-file", "/dev/null"], env=stack.responder_env(),
+        capture_output=True, text=True).stdout
     token = stack.token()
     idp.fault("token", "hang", seconds=30)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
-        logins = [pool.submit(stack.login, "abdullah", "Test#123456") for _ in range(14)]
-        time.sleep(1.0)  # let the logins reach the provider and hang there
+    with concurrent.futures.ThreadPoolExecutor(max_workers=slots + 2) as pool:
+        logins = [pool.submit(stack.login, "abdullah", "Test#123456") for _ in range(slots + 2)]
+        time.sleep(1.5)  # let the logins reach the provider and hang there
         started = time.monotonic()
         for _ in range(20):
             answer = stack.protected(token)
@@ -31,8 +37,9 @@ def test_hanging_logins_do_not_starve_protected(make_idp, make_stack):
         protected_elapsed = time.monotonic() - started
         statuses = sorted(future.result().status_code for future in logins)
     assert protected_elapsed < 3, f"20 /protected calls took {protected_elapsed:.1f}s while logins hung"
-    # 12 logins held a slot until the 6 s timeout (503); the 2 beyond the cap failed fast (503).
-    assert statuses == [503] * 14
+    # 48 logins held a slot until the 6 s timeout (503); the 2 beyond the cap failed fast (503).
+    assert statuses == [503] * (slots + 2)
+    assert idp.stats()["token"] <= slots + 1  # the two beyond the cap never reached the provider
     idp.clear_faults()
     assert stack.login("abdullah", "Test#123456").status_code == 200
 

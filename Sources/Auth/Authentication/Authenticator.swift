@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns a bearer token into a user, or an `AuthError`. Two strategies exist, chosen by
 /// `AUTH_VERIFY`: `LocalTokenAuthenticator` (jwks) and `UserinfoAuthenticator` (userinfo).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `AUTH_VERIFY=introspect`: asks the provider about every token it has not seen lately
 /// (RFC 7662), so a revoked token or an ended session stops working within the cache TTL.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Metrics
 
 /// `AUTH_VERIFY=jwks`: verifies the token's signature and claims locally against the

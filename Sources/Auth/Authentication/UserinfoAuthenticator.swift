@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `AUTH_VERIFY=userinfo`: the seed's behaviour, one call to the provider's userinfo endpoint
 /// per request. Revocation takes effect at once, at the cost of a round trip each time.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JWS in compact serialization (RFC 7515 §7.1), split and with its header decoded.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The provider's signing keys, indexed by `kid`, parsed once per fetch.
 ///

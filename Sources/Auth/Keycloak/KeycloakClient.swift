@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Talks to the identity provider over one thread's transport: discovery, the password grant,

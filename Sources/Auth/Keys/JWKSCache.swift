@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The provider's signing keys, shared by every worker thread.
 ///
@@ -8,7 +8,7 @@ import Foundation
 /// interval.
 public final class JWKSCache: @unchecked Sendable {
     // @unchecked: every stored var is read and written only with `condition` locked.
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var keySet: JSONWebKeySet?
     private var fetchInFlight = false
     /// When the last refetch triggered by an unknown `kid` started (periodic refreshes do not

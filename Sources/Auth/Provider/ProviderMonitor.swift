@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// A background thread that brings the provider up and keeps its keys fresh: discovery at
@@ -14,7 +14,7 @@ public final class ProviderMonitor: @unchecked Sendable {
     private let refreshInterval: Duration
     private let probeInterval: Duration
     private let logger: Logger
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var stopping = false
     private var running = false
 
@@ -39,15 +39,13 @@ public final class ProviderMonitor: @unchecked Sendable {
     /// Starts the thread.
     public func start() {
         condition.withLock { running = true }
-        let thread = Thread { [self] in
+        startThread(name: "provider-mon") { [self] in
             run()
             condition.withLock {
                 running = false
                 condition.broadcast()
             }
         }
-        thread.name = "provider-monitor"
-        thread.start()
     }
 
     /// Asks the thread to stop and waits up to `timeout` for it (a call in flight ends at the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Verifies Keycloak access tokens locally (RFC 7519 §7.2, RFC 7515 §5.2).
 ///

@@ -1,5 +1,6 @@
 import Auth
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// The whole configuration, built once at start-up from the environment and `.env`
@@ -26,7 +27,7 @@ struct AppConfiguration: Sendable {
     var listen: ListenAddress
     /// `FCGI_SOCKET_MODE`: octal permissions of a unix socket (default `660`).
     var socketMode: Int
-    /// `FCGI_WORKERS`: worker threads, each with its own FastCGI request and curl handle (16).
+    /// `FCGI_WORKERS`: worker threads, each with its own FastCGI request and curl handle (64).
     var workers: Int
     /// `FCGI_BACKLOG`: the listen backlog (1024).
     var backlog: Int
@@ -86,7 +87,7 @@ struct AppConfiguration: Sendable {
         }
         let listen = reader.listenAddress()
         let socketMode = reader.octal("FCGI_SOCKET_MODE", default: 0o660)
-        let workers = reader.integer("FCGI_WORKERS", default: 16, range: 1...1024)
+        let workers = reader.integer("FCGI_WORKERS", default: 64, range: 1...1024)
         let defaultCalls = max(1, workers - max(2, workers / 4))
         let calls = reader.integer("KEYCLOAK_MAX_CONCURRENT_CALLS", default: defaultCalls, range: 1...1024)
         if calls > workers {
@@ -188,7 +189,7 @@ private struct Reader {
 
     /// The value, or nil when unset or blank.
     func optional(_ key: String) -> String? {
-        guard let value = values[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard let value = values[key]?.trimmingWhitespace, !value.isEmpty else { return nil }
         return value
     }
 
@@ -212,7 +213,7 @@ private struct Reader {
             return nil
         }
         guard let server, let realm else { return nil }
-        let encodedRealm = realm.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? realm
+        let encodedRealm = realm.percentEncodedPathSegment
         // Keycloak 17+ serves /realms/<realm>; 16 and older put /auth in front. Try the URL as
         // given first, then the other layout.
         let alternate = server.hasSuffix("/auth") ? String(server.dropLast("/auth".count)) : server + "/auth"
@@ -248,7 +249,7 @@ private struct Reader {
                 problem("KEYCLOAK_CLIENT_SECRET_FILE", "cannot read \(path)")
                 return nil
             }
-            let value = contents.trimmingCharacters(in: .newlines)
+            let value = contents.trimmingNewlines
             guard !value.isEmpty else {
                 problem("KEYCLOAK_CLIENT_SECRET_FILE", "\(path) is empty")
                 return nil

@@ -1,5 +1,5 @@
 import CFastCGI
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// The listening socket, opened by libfcgi. Owns the descriptor and, for a unix socket, the

@@ -1,6 +1,6 @@
 #if KEYCLOAK_FCGI_FUZZING
 import Auth
-import Foundation
+import FoundationEssentials
 import Glibc
 import Logging
 

@@ -1,5 +1,7 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Auth
+import Glibc
 import Logging
 import Synchronization
 
@@ -29,12 +31,10 @@ final class FastCGIServer: Sendable {
     func start() {
         for index in 0..<workers {
             finished.enter()
-            let thread = Thread { [self] in
+            startThread(name: "fcgi-worker-\(index)") { [self] in
                 defer { finished.leave() }
                 workerLoop(index)
             }
-            thread.name = "fcgi-worker-\(index)"
-            thread.start()
         }
     }
 
@@ -67,7 +67,7 @@ final class FastCGIServer: Sendable {
                 guard let connection = listener.value.acceptConnection() else {
                     if isStopping() { break }
                     logger.error("accept failed; retrying", metadata: ["worker": "\(index)", "errno": "\(errno)"])
-                    Thread.sleep(forTimeInterval: 0.1)
+                    sleepThread(.milliseconds(100))
                     continue
                 }
                 request.adopt(connection)

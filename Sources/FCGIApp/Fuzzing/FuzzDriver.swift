@@ -1,6 +1,6 @@
 #if KEYCLOAK_FCGI_FUZZING
 import Auth
-import Foundation
+import FoundationEssentials
 import Glibc
 import Logging
 
@@ -22,7 +22,7 @@ private func LLVMFuzzerRunDriver(
 enum FuzzDriver {
     static func run() {
         guard let name = ProcessInfo.processInfo.environment["KEYCLOAK_FCGI_FUZZ_TARGET"], let target = Target(rawValue: name) else {
-            FileHandle.standardError.write(Data("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))\n".utf8))
+            fputs("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))\n", stderr)
             exit(2)
         }
         Target.selected = target

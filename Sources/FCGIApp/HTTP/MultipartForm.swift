@@ -87,13 +87,13 @@ enum MultipartForm {
         var characters = Substring(value)
         func skipSpaces() { characters = characters.drop { $0 == " " || $0 == "\t" } }
         skipSpaces()
-        let type = characters.prefix { $0 != ";" }.trimmingCharacters(in: [" ", "\t"]).lowercased()
+        let type = characters.prefix { $0 != ";" }.trimmed { $0 == " " || $0 == "\t" }.lowercased()
         characters = characters.drop { $0 != ";" }
         var values: [String: String] = [:]
         while characters.first == ";" {
             characters = characters.dropFirst()
             skipSpaces()
-            let key = characters.prefix { $0 != "=" && $0 != ";" }.trimmingCharacters(in: [" ", "\t"]).lowercased()
+            let key = characters.prefix { $0 != "=" && $0 != ";" }.trimmed { $0 == " " || $0 == "\t" }.lowercased()
             characters = characters.dropFirst(characters.prefix { $0 != "=" && $0 != ";" }.count)
             guard characters.first == "=" else { continue }
             characters = characters.dropFirst()
@@ -113,7 +113,7 @@ enum MultipartForm {
                 characters = characters.dropFirst()
                 characters = characters.drop { $0 != ";" }
             } else {
-                parsed = characters.prefix { $0 != ";" }.trimmingCharacters(in: [" ", "\t"])
+                parsed = characters.prefix { $0 != ";" }.trimmed { $0 == " " || $0 == "\t" }
                 characters = characters.drop { $0 != ";" }
             }
             values[key] = parsed

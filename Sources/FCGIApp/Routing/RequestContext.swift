@@ -1,5 +1,6 @@
 import Auth
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// What a handler gets besides the request: the worker thread's provider client, a logger
