@@ -105,17 +105,18 @@ struct FastCGIRecordGuardTests {
 
     @Test func inspectReadsFromASocketWithoutConsumingTheRequest() throws {
         var descriptors: [Int32] = [0, 0]
+        var scratch: [UInt8] = []
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &descriptors) == 0)
         defer { close(descriptors[0]); close(descriptors[1]) }
         let stream = Self.begin + Self.record(4, Self.root) + Self.record(4, [])
         #expect(stream.withUnsafeBytes { write(descriptors[1], $0.baseAddress, $0.count) } == stream.count)
-        #expect(FastCGIRecordGuard.inspect(descriptors[0], isStopping: { false }) == .valid)
+        #expect(FastCGIRecordGuard.inspect(descriptors[0], scratch: &scratch, isStopping: { false }) == .valid)
         var buffer = [UInt8](repeating: 0, count: stream.count + 10)
         #expect(buffer.withUnsafeMutableBytes { read(descriptors[0], $0.baseAddress, $0.count) } == stream.count)
 
         let hostile = Self.begin + Self.record(4, [0xFF, 0xFF, 0xFF, 0xFF, 1, 65]) + Self.record(4, [])
         #expect(hostile.withUnsafeBytes { write(descriptors[1], $0.baseAddress, $0.count) } == hostile.count)
-        guard case .invalid = FastCGIRecordGuard.inspect(descriptors[0], isStopping: { false }) else {
+        guard case .invalid = FastCGIRecordGuard.inspect(descriptors[0], scratch: &scratch, isStopping: { false }) else {
             Issue.record("hostile stream passed")
             return
         }
@@ -123,22 +124,24 @@ struct FastCGIRecordGuardTests {
 
     @Test func inspectReportsAClosedPeerAndAStop() {
         var descriptors: [Int32] = [0, 0]
+        var scratch: [UInt8] = []
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &descriptors) == 0)
         defer { close(descriptors[0]) }
-        #expect(FastCGIRecordGuard.inspect(descriptors[0], isStopping: { true }) == .stopping)
+        #expect(FastCGIRecordGuard.inspect(descriptors[0], scratch: &scratch, isStopping: { true }) == .stopping)
         close(descriptors[1])
-        #expect(FastCGIRecordGuard.inspect(descriptors[0], isStopping: { false }) == .closed)
+        #expect(FastCGIRecordGuard.inspect(descriptors[0], scratch: &scratch, isStopping: { false }) == .closed)
     }
 
     @Test func anIncompleteStartFromAPeerThatStoppedSendingIsRefusedAtOnce() {
         var descriptors: [Int32] = [0, 0]
+        var scratch: [UInt8] = []
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &descriptors) == 0)
         defer { close(descriptors[0]); close(descriptors[1]) }
         let partial = Self.begin + Self.record(4, Self.root)  // no closing empty PARAMS record
         #expect(partial.withUnsafeBytes { write(descriptors[1], $0.baseAddress, $0.count) } == partial.count)
         shutdown(descriptors[1], Int32(SHUT_WR))
         let started = ContinuousClock.now
-        guard case .invalid = FastCGIRecordGuard.inspect(descriptors[0], isStopping: { false }) else {
+        guard case .invalid = FastCGIRecordGuard.inspect(descriptors[0], scratch: &scratch, isStopping: { false }) else {
             Issue.record("a half-closed incomplete start passed")
             return
         }

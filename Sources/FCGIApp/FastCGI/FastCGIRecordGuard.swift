@@ -31,8 +31,10 @@ enum FastCGIRecordGuard {
     private static let params: UInt8 = 4
 
     /// Waits for the next request on `descriptor` (returning `.stopping` when `isStopping`
-    /// becomes true while nothing is waiting) and checks its records.
-    static func inspect(_ descriptor: Int32, isStopping: () -> Bool) -> Verdict {
+    /// becomes true while nothing is waiting) and checks its records. `scratch` is the
+    /// caller's buffer, reused across requests (a fresh 4 KiB buffer per request showed up
+    /// in profiles as malloc and memset); it grows when a request start needs more.
+    static func inspect(_ descriptor: Int32, scratch: inout [UInt8], isStopping: () -> Bool) -> Verdict {
         // The first byte: nginx may keep an idle connection open for a while.
         while true {
             var events = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
@@ -42,17 +44,18 @@ enum FastCGIRecordGuard {
             if isStopping() { return .stopping }
         }
         var waited = 0
-        var size = 4096
+        if scratch.count < 4096 { scratch = [UInt8](repeating: 0, count: 4096) }
+        var size = scratch.count
         // Set when the peer had stopped sending before the latest peek, which then saw
         // everything it sent. Not asked before the first peek: one syscall less per request.
         var halfClosed = false
         while true {
-            var buffer = [UInt8](repeating: 0, count: size)
-            let peeked = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
+            if scratch.count < size { scratch += [UInt8](repeating: 0, count: size - scratch.count) }
+            let peeked = scratch.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, size, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
             if peeked == 0 { return .closed }
             if peeked < 0 && errno != EAGAIN && errno != EINTR { return .closed }
             let available = max(0, peeked)
-            switch check(buffer[..<available]) {
+            switch check(scratch[..<available]) {
             case .complete:
                 return .valid
             case .broken(let reason):

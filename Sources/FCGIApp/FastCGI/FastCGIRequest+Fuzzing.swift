@@ -65,8 +65,9 @@ final class FuzzFastCGI {
         guard let connection = listener.acceptConnection() else { return }
         request.adopt(connection)
         // Serve every request the guard lets through (kept connections carry several).
+        var scratch: [UInt8] = []
         for _ in 0..<4 {
-            guard FastCGIRecordGuard.inspect(request.connectionDescriptor, isStopping: { true }) == .valid,
+            guard FastCGIRecordGuard.inspect(request.connectionDescriptor, scratch: &scratch, isStopping: { true }) == .valid,
                 request.accept()
             else { break }
             switch request.readHTTPRequest(maximumBodyBytes: 4096) {

@@ -61,6 +61,7 @@ final class FastCGIServer: Sendable {
         }
         let maximumBody = application.configuration.maximumBodyBytes
         let isStopping = { [self] in stopping.load(ordering: .relaxed) }
+        var scratch = [UInt8](repeating: 0, count: 4096)
         while true {
             if request.connectionDescriptor < 0 {
                 if isStopping() { break }
@@ -74,7 +75,7 @@ final class FastCGIServer: Sendable {
             }
             // Waits for the next request on the connection (kept ones too) and checks its
             // records before libfcgi reads them.
-            switch FastCGIRecordGuard.inspect(request.connectionDescriptor, isStopping: isStopping) {
+            switch FastCGIRecordGuard.inspect(request.connectionDescriptor, scratch: &scratch, isStopping: isStopping) {
             case .valid:
                 break
             case .closed:
