@@ -293,7 +293,9 @@ class FloorResponder:
         binary = self.workdir / "fcgi_floor"
         subprocess.run([compiler, "-O2", "-o", str(binary), str(PEERS / "fcgi_floor.c"), "-lfcgi", "-lpthread"],
                        check=True)
-        self.process = subprocess.Popen([str(binary), str(self.socket_path)], stdin=subprocess.DEVNULL)
+        # As many threads as keycloak-fcgi's default FCGI_WORKERS, so the two differ only in work.
+        self.process = subprocess.Popen([str(binary), str(self.socket_path)], stdin=subprocess.DEVNULL,
+                                        env={**os.environ, "FCGI_WORKERS": "64"})
         deadline = time.monotonic() + timeout
         while not self.socket_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -1,4 +1,4 @@
-/* The floor of any libfcgi responder behind nginx: FCGI_WORKERS threads (default 16), each
+/* The floor of any libfcgi responder behind nginx: FCGI_WORKERS threads (bench/run_all.py: 64, keycloak-fcgi's default), each
  * with its own FCGX_Request, answering every request with a fixed 200 JSON body and doing
  * nothing else: no parameters read, no routing, no logging, no metrics. bench/run_all.py puts
  * it behind the same TLS nginx as keycloak-fcgi (same kept-connection upstream settings), so
