@@ -22,7 +22,8 @@ private func LLVMFuzzerRunDriver(
 enum FuzzDriver {
     static func run() {
         guard let name = ProcessInfo.processInfo.environment["KEYCLOAK_FCGI_FUZZ_TARGET"], let target = Target(rawValue: name) else {
-            fputs("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))\n", stderr)
+            let message = Array("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))\n".utf8)
+            _ = message.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
             exit(2)
         }
         Target.selected = target
