@@ -14,9 +14,12 @@ other than 200), VmRSS and descriptor figures (first, last, min, max, slope) and
 
     PASS when  errors == 0
           and  VmRSS(last) - VmRSS(first sample after warm-up) <= 2 MiB
-          and  fds(last)   - fds(first sample after warm-up)   <= FCGI_WORKERS + 1
-    warm-up = min(1 minute, a quarter of the run); the fd allowance is the kept connections
-    (one nginx connection per worker thread, one provider connection for the monitor).
+          and  fds(last)   - fds(first sample after warm-up)   <= 3 * FCGI_WORKERS + 1
+    warm-up = min(1 minute, a quarter of the run); the fd allowance is what each worker may
+    still open after the warm-up and then keep: its kept nginx connection, and on its first
+    provider call its curl handle's kept provider connection and the wakeup socketpair of
+    curl's internal multi handle (2 fds); plus the monitor's provider connection. (Seen with 64
+    workers: 162 unix sockets and 65 TCP connections at the plateau, about 250 fds.)
 
     python3 bench/soak.py [--minutes 15] [--connections 64] [--logins-per-second 1]
 
@@ -44,6 +47,7 @@ from idp_fixture import IdentityProvider  # noqa: E402
 from stack import Stack  # noqa: E402
 
 WORKERS = 64  # FCGI_WORKERS, the default
+FD_ALLOWANCE = 3 * WORKERS + 1  # see the module docstring
 RSS_RULE_KIB = 2048
 
 #: Cycles through the tokens in $SOAK_TOKENS; counts answers other than 200 per thread and
@@ -237,8 +241,8 @@ def main() -> int:
     print(f"fds: first {fds[0]} last {fds[-1]} min {min(fds)} max {max(fds)}; after warm-up "
           f"{settled[0][2]} -> {settled[-1][2]} ({fd_delta:+d})")
     print(f"rule: errors == 0 and VmRSS delta after warm-up <= {RSS_RULE_KIB} KiB "
-          f"and fd delta after warm-up <= {WORKERS + 1}")
-    passed = errors == 0 and rss_delta <= RSS_RULE_KIB and fd_delta <= WORKERS + 1
+          f"and fd delta after warm-up <= {FD_ALLOWANCE}")
+    passed = errors == 0 and rss_delta <= RSS_RULE_KIB and fd_delta <= FD_ALLOWANCE
     if not passed:
         print(wrk_output)
     print("PASS" if passed else "FAIL")
