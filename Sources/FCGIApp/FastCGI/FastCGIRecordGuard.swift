@@ -95,10 +95,13 @@ enum FastCGIRecordGuard {
     }
 
     /// Checks a prefix of the stream: BEGIN_REQUEST, then PARAMS records up to the empty one,
-    /// whose concatenated content is a sequence of name/value pairs that fits exactly.
+    /// whose concatenated content is a sequence of name/value pairs that fits exactly. nginx
+    /// sends all parameters in one record, which is checked where it lies; only a request
+    /// whose parameters span records pays for joining them.
     static func check(_ bytes: ArraySlice<UInt8>) -> Progress {
         var offset = bytes.startIndex
-        var paramsStream: [UInt8] = []
+        var firstParams: ArraySlice<UInt8> = []
+        var joinedParams: [UInt8]?  // from the second non-empty PARAMS record on
         var sawBegin = false
         while true {
             guard bytes.endIndex - offset >= 8 else { return .needMore }
@@ -117,31 +120,41 @@ enum FastCGIRecordGuard {
             }
             guard type == params else { return .broken("record type \(type) before the end of PARAMS") }
             if contentLength == 0 {
-                return pairsFit(paramsStream) ? .complete : .broken("a PARAMS name/value length exceeds the stream")
+                let fits = joinedParams.map { pairsFit($0[...]) } ?? pairsFit(firstParams)
+                return fits ? .complete : .broken("a PARAMS name/value length exceeds the stream")
             }
-            paramsStream.append(contentsOf: content)
-            if paramsStream.count > maximumBytes { return .broken("PARAMS over \(maximumBytes) bytes") }
+            if joinedParams == nil && firstParams.isEmpty {
+                firstParams = content
+            } else {
+                joinedParams = (joinedParams ?? Array(firstParams)) + content
+            }
+            if (joinedParams?.count ?? firstParams.count) > maximumBytes { return .broken("PARAMS over \(maximumBytes) bytes") }
         }
     }
 
     /// Whether the stream is a sequence of (name length, value length, name, value) entries
     /// (FastCGI §3.4) that ends exactly at its end.
     static func pairsFit(_ stream: [UInt8]) -> Bool {
-        var offset = 0
+        pairsFit(stream[...])
+    }
+
+    static func pairsFit(_ stream: ArraySlice<UInt8>) -> Bool {
+        var offset = stream.startIndex
+        let end = stream.endIndex
         func length() -> Int? {
-            guard offset < stream.count else { return nil }
+            guard offset < end else { return nil }
             if stream[offset] & 0x80 == 0 {
                 defer { offset += 1 }
                 return Int(stream[offset])
             }
-            guard stream.count - offset >= 4 else { return nil }
+            guard end - offset >= 4 else { return nil }
             defer { offset += 4 }
             return Int(stream[offset] & 0x7F) << 24 | Int(stream[offset + 1]) << 16 | Int(stream[offset + 2]) << 8
                 | Int(stream[offset + 3])
         }
-        while offset < stream.count {
+        while offset < end {
             guard let nameLength = length(), let valueLength = length(),
-                nameLength + valueLength <= stream.count - offset
+                nameLength + valueLength <= end - offset
             else { return false }
             offset += nameLength + valueLength
         }

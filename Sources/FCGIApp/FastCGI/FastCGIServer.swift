@@ -78,10 +78,7 @@ final class FastCGIServer: Sendable {
             switch FastCGIRecordGuard.inspect(request.connectionDescriptor, scratch: &scratch, isStopping: isStopping) {
             case .valid:
                 break
-            case .closed:
-                request.closeConnection()
-                continue
-            case .stopping:
+            case .closed, .stopping:
                 request.closeConnection()
                 continue
             case .invalid(let reason):
