@@ -30,6 +30,9 @@ public struct AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case wrongTokenType
         /// A claim the product needs is absent or has the wrong JSON type.
         case missingClaim
+        /// A valid access token that says nothing of its user but `sub` (a Keycloak
+        /// lightweight access token): no username, email, name or roles to answer with.
+        case noIdentityClaims
         /// The provider's userinfo endpoint refused the token.
         case tokenRejectedByProvider
         /// The provider refused the username/password (`invalid_grant`).

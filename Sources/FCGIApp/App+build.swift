@@ -20,13 +20,21 @@ func buildApplication(
     }
 
     let totalTimeout = limits.totalTimeout
-    let provider = IdentityProvider(
-        settings: configuration.provider,
-        keys: JWKSCache(minimumRefetchInterval: .seconds(10), maximumWait: totalTimeout + .seconds(1)),
-        limiter: ProviderCallLimiter(capacity: configuration.maximumConcurrentProviderCalls))
-    let monitor = ProviderMonitor(
-        provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger,
-        makeTransport: transportFactory)
+    let limiter = ProviderCallLimiter(capacity: configuration.maximumConcurrentProviderCalls)
+    func makeProvider(_ settings: ProviderSettings) -> IdentityProvider {
+        IdentityProvider(
+            settings: settings,
+            keys: JWKSCache(issuer: settings.label, minimumRefetchInterval: .seconds(10), maximumWait: totalTimeout + .seconds(1)),
+            limiter: limiter)
+    }
+    let provider = makeProvider(configuration.provider)
+    // Other realms: discovery and keys only (no client credentials are ever sent to them).
+    let extraProviders = configuration.extraIssuers.map { extra in
+        makeProvider(ProviderSettings(issuerCandidates: [extra.issuer], clientID: configuration.provider.clientID, clientSecret: Secret(""), limits: limits))
+    }
+    let monitors = ([provider] + extraProviders).map { provider in
+        ProviderMonitor(provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger, makeTransport: transportFactory)
+    }
 
     let verifier = JWTVerifier(policy: configuration.policy)
     let cacheSize = configuration.tokenCacheSize
@@ -34,7 +42,13 @@ func buildApplication(
         switch configuration.verifyMode {
         case .jwks:
             LocalTokenAuthenticator(
-                verifier: verifier, provider: provider, cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
+                verifier: verifier, provider: provider, cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil,
+                extraIssuers: zip(configuration.extraIssuers, extraProviders).map { extra, provider in
+                    var policy = configuration.policy
+                    policy.audiences = extra.audiences ?? policy.audiences
+                    return LocalTokenAuthenticator.TrustedIssuer(
+                        provider: provider, verifier: JWTVerifier(policy: policy), cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
+                })
         case .userinfo:
             UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes, audiences: configuration.policy.audiences)
         case .introspect:
@@ -52,10 +66,12 @@ func buildApplication(
     router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
     router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization))
     router.add("GET", "/healthz", HealthHandler())
-    router.add("GET", "/readyz", ReadinessHandler(provider: provider, needsKeys: configuration.verifyMode == .jwks), internalOnly: true)
+    router.add(
+        "GET", "/readyz", ReadinessHandler(provider: provider, extraIssuers: extraProviders, needsKeys: configuration.verifyMode == .jwks),
+        internalOnly: true)
     router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
 
     return Application(
-        configuration: configuration, provider: provider, monitor: monitor, router: router, logger: logger,
+        configuration: configuration, provider: provider, extraProviders: extraProviders, monitors: monitors, router: router, logger: logger,
         makeTransport: transportFactory)
 }

@@ -4,23 +4,30 @@ import Glibc
 import Logging
 
 /// The composed service: configuration, the shared identity-provider state, the background
-/// monitor and the routing table. Worker threads each create a `Worker` from it.
+/// monitors (one per trusted issuer) and the routing table. Worker threads each create a
+/// `Worker` from it.
 final class Application: Sendable {
     let configuration: AppConfiguration
+    /// The primary realm: login, refresh, logout and its tokens.
     let provider: IdentityProvider
-    let monitor: ProviderMonitor
+    /// `AUTH_EXTRA_ISSUERS`: realms whose tokens are accepted too.
+    let extraProviders: [IdentityProvider]
+    /// Discovery and key refresh for the primary realm first, then each extra issuer.
+    let monitors: [ProviderMonitor]
     let router: Router
     let logger: Logger
     /// Creates a thread's HTTP transport (curl in production, a fake in tests).
     let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
 
     init(
-        configuration: AppConfiguration, provider: IdentityProvider, monitor: ProviderMonitor, router: Router,
+        configuration: AppConfiguration, provider: IdentityProvider, extraProviders: [IdentityProvider], monitors: [ProviderMonitor],
+        router: Router,
         logger: Logger, makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
     ) {
         self.configuration = configuration
         self.provider = provider
-        self.monitor = monitor
+        self.extraProviders = extraProviders
+        self.monitors = monitors
         self.router = router
         self.logger = logger
         self.makeTransport = makeTransport

@@ -65,7 +65,7 @@ struct KeycloakFCGI: ParsableCommand {
         try Curl.initialize()
         try FastCGIListener.initializeLibrary()
         let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: registry)
-        application.monitor.start()
+        for monitor in application.monitors { monitor.start() }
         // Give discovery and the keys a moment before taking connections, so that a restarted
         // responder does not answer 503 for the few milliseconds it needs; with the provider
         // down it starts anyway after the bound (and answers 503 where the provider is needed).
@@ -85,7 +85,7 @@ struct KeycloakFCGI: ParsableCommand {
         logger.info("stopping: no new requests, finishing those in flight", metadata: ["signal": "\(signal)"])
         let grace = configuration.provider.limits.totalTimeout + .seconds(2)
         let clean = server.stop(timeout: grace)
-        application.monitor.stop(timeout: .seconds(1))
+        for monitor in application.monitors { monitor.stop(timeout: .seconds(1)) }
         if clean {
             logger.info("stopped")
         } else {

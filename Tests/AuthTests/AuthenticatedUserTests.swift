@@ -26,20 +26,22 @@ struct AuthenticatedUserTests {
         #expect(user.scopes == ["openid", "email", "profile"])
         #expect(
             user.roles == [
-                "offline_access", "uma_authorization", "default-roles-testing",
+                "default-roles-testing", "offline_access", "uma_authorization",
                 "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
             ])
+        #expect(user.carriesIdentity)
     }
 
     @Test(
-        "roles: realm roles in token order, then client roles as client:role with clients sorted by id",
+        "roles: realm roles sorted, then client roles as client:role sorted by client and role (Keycloak's roles are sets)",
         arguments: [
             (#"{"sub":"s"}"#, [String]()),
-            (#"{"sub":"s","realm_access":{"roles":["b","a"]}}"#, ["b", "a"]),
+            (#"{"sub":"s","realm_access":{"roles":["b","a"]}}"#, ["a", "b"]),
+            (#"{"sub":"s","realm_access":{"roles":["user","default-roles-testing","offline_access"]}}"#, ["default-roles-testing", "offline_access", "user"]),
             (#"{"sub":"s","realm_access":{}}"#, []),
             (
                 #"{"sub":"s","resource_access":{"b-client":{"roles":["y","x"]},"a-client":{"roles":["z"]}}}"#,
-                ["a-client:z", "b-client:y", "b-client:x"]
+                ["a-client:z", "b-client:x", "b-client:y"]
             ),
             (#"{"sub":"s","resource_access":{"app":{}},"realm_access":{"roles":["r"]}}"#, ["r"]),
             (
@@ -82,5 +84,20 @@ struct AuthenticatedUserTests {
         #expect(user.sessionID == nil)
         #expect(user.email == nil)
         #expect(user.fullName == nil)
+    }
+
+    @Test(
+        "a token that names nobody beyond sub (a lightweight access token) does not carry identity",
+        arguments: [
+            (#"{"sub":"s","scope":"openid","sid":"x"}"#, false),
+            (#"{"sub":"s","preferred_username":"u"}"#, true),
+            (#"{"sub":"s","email":"u@example.com"}"#, true),
+            (#"{"sub":"s","name":"U"}"#, true),
+            (#"{"sub":"s","given_name":"U"}"#, true),
+            (#"{"sub":"s","realm_access":{"roles":[]}}"#, true),
+            (#"{"sub":"s","resource_access":{}}"#, true),
+        ])
+    func carriesIdentity(json: String, expected: Bool) throws {
+        #expect(try Self.user(json).carriesIdentity == expected)
     }
 }

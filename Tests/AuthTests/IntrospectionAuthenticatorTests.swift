@@ -90,7 +90,7 @@ struct IntrospectionAuthenticatorTests {
         #expect(user.scopes == ["openid", "email", "profile"])
         #expect(
             user.roles == [
-                "offline_access", "uma_authorization", "default-roles-testing", "account:manage-account", "account:view-profile",
+                "default-roles-testing", "offline_access", "uma_authorization", "account:manage-account", "account:view-profile",
             ])
 
         let request = try #require(realm.transport.requests.only)
@@ -113,6 +113,26 @@ struct IntrospectionAuthenticatorTests {
         #expect(realm.calls == 1)
         #expect(realm.refusal(authenticator, at: 2) == nil)
         #expect(realm.calls == 2)
+    }
+
+    @Test(
+        "Keycloak's 400 on a token it failed to introspect (keycloak#20174) is an inactive verdict, not a provider fault",
+        arguments: [
+            #"{"error":"invalid_request","error_description":"Failed to introspect token."}"#,
+            #"{"error":"invalid_token","error_description":"Token verification failed"}"#,
+        ])
+    func failedIntrospectionIsInactive(body: String) {
+        let realm = Realm(.json(400, body))
+        let authenticator = realm.authenticator()
+        #expect(realm.refusal(authenticator)?.code == .tokenRejectedByProvider)
+        #expect(realm.refusal(authenticator, at: 1)?.code == .tokenRejectedByProvider)
+        #expect(realm.calls == 1, "kept like any inactive answer")
+    }
+
+    @Test("an active answer without iss passes (RFC 7662 §2.2: iss is optional there)")
+    func activeWithoutIssuer() {
+        let realm = Realm(Self.active(["iss": nil]))
+        #expect(realm.refusal(realm.authenticator()) == nil)
     }
 
     @Test("inactiveTTL never exceeds activeTTL")
@@ -196,7 +216,6 @@ struct IntrospectionAuthenticatorTests {
             Refused("a refresh token (typ Refresh)", active(["typ": "Refresh"]), .wrongTokenType),
             Refused("an ID token", active(["typ": "ID"]), .wrongTokenType),
             Refused("another issuer", active(["iss": "http://keycloak:8080/realms/testing"]), .issuerMismatch),
-            Refused("no iss", active(["iss": nil]), .missingClaim),
             Refused("expired beyond the skew", active(["exp": seconds - 31]), .tokenExpired),
             Refused("not yet valid", active(["nbf": seconds + 600]), .tokenNotYetValid),
             Refused("another audience", active(), audiences: ["other-api"], .audienceMismatch),
@@ -249,6 +268,10 @@ struct IntrospectionAuthenticatorTests {
             ),
             (.success(.html(200)), .identityProviderInvalidResponse),
             (.success(.json(200, #"{"active":true}"#)), .missingClaim),
+            // Only invalid_request / invalid_token are verdicts on the token; other 400s are ours.
+            (.success(.json(400, #"{"error":"unauthorized_client","error_description":"x"}"#)), .identityProviderRejectedClient),
+            (.success(.json(400, #"{"error":"invalid_scope"}"#)), .identityProviderError),
+            (.success(.html(400)), .identityProviderInvalidResponse),
         ])
     func providerFailure(answer: Result<IncomingResponse, AuthError>, expected: AuthError.Code) {
         let realm = Realm()

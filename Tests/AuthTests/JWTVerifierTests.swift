@@ -19,12 +19,12 @@ struct JWTVerifierTests {
         var testDescription: String { "\(name) → \(expected.rawValue)" }
 
         init(
-            _ name: String, _ expected: AuthError.Code, audiences: [String] = [],
+            _ name: String, _ expected: AuthError.Code, audiences: [String] = [], requiresAtJWT: Bool = false,
             allowed: Set<SignatureAlgorithm> = Set(SignatureAlgorithm.allCases), token: @escaping @Sendable () -> String
         ) {
             self.name = name
             self.expected = expected
-            self.policy = VerificationPolicy(audiences: audiences)
+            self.policy = VerificationPolicy(audiences: audiences, requiresAccessTokenHeaderType: requiresAtJWT)
             self.allowedAlgorithms = allowed
             self.token = token
         }
@@ -114,7 +114,20 @@ struct JWTVerifierTests {
         Refusal("nbf beyond the skew", .tokenNotYetValid) { F.validToken(["nbf": seconds + 31]) },
         Refusal("typ Refresh", .wrongTokenType) { F.validToken(["typ": "Refresh"]) },
         Refusal("typ ID", .wrongTokenType) { F.validToken(["typ": "ID"]) },
-        Refusal("typ bearer in lower case", .wrongTokenType) { F.validToken(["typ": "bearer"]) },
+        Refusal("typ Logout", .wrongTokenType) { F.validToken(["typ": "Logout"]) },
+        Refusal("typ Bearer with a trailing space", .wrongTokenType) { F.validToken(["typ": "Bearer "]) },
+        Refusal("typ Bearerx", .wrongTokenType) { F.validToken(["typ": "bearerx"]) },
+        // Another provider's ID token: no typ, but an ID token's own claims.
+        Refusal("no typ, with nonce (an ID token)", .wrongTokenType) { F.validToken(["typ": nil, "nonce": "n-0S6_WzA2Mj"]) },
+        Refusal("no typ, with at_hash (an ID token)", .wrongTokenType) { F.validToken(["typ": nil, "at_hash": "77QmUPtjPfzWtF2AnpK9RQ"]) },
+        // RFC 9068 header type, when the provider marks its access tokens.
+        Refusal("at+jwt required, header typ JWT", .wrongTokenType, requiresAtJWT: true) { F.validToken() },
+        Refusal("at+jwt required, no header typ", .wrongTokenType, requiresAtJWT: true) {
+            TokenMinter.token(claims: F.claims(), header: ["alg": "RS256", "kid": "rsa-current"])
+        },
+        Refusal("at+jwt required, header typ at+jwt+x", .wrongTokenType, requiresAtJWT: true) {
+            TokenMinter.token(claims: F.claims(), header: ["alg": "RS256", "typ": "at+jwt+x", "kid": "rsa-current"])
+        },
         Refusal("aud string and azp both other", .audienceMismatch, audiences: [F.clientID]) {
             F.validToken(["aud": "account", "azp": "other-client"])
         },
@@ -283,6 +296,37 @@ struct JWTVerifierTests {
     @Test("without typ the token is accepted (typ is checked only when present)")
     func noTyp() throws {
         #expect(try F.verify(F.validToken(["typ": nil])).typ == nil)
+    }
+
+    @Test("typ Bearer in any case (Keycloak's lower-case bearer option)", arguments: ["Bearer", "bearer", "BEARER", "bEaReR"])
+    func bearerInAnyCase(typ: String) throws {
+        #expect(try F.verify(F.validToken(["typ": typ])).typ == typ)
+    }
+
+    @Test("typ Bearer with a nonce passes: Keycloak before 24 put nonce in access tokens too")
+    func bearerWithNonce() throws {
+        #expect(try F.verify(F.validToken(["nonce": "abc"])).nonce == "abc")
+    }
+
+    @Test("at+jwt required: the RFC 9068 header types pass", arguments: ["at+jwt", "application/at+jwt", "AT+JWT"])
+    func accessTokenHeaderType(typ: String) throws {
+        let token = TokenMinter.token(claims: F.claims(), header: ["alg": "RS256", "typ": typ, "kid": "rsa-current"])
+        #expect(throws: Never.self) { try F.verify(token, policy: VerificationPolicy(requiresAccessTokenHeaderType: true)) }
+    }
+
+    @Test("introspection answers may omit iss; when present it must match")
+    func introspectionIssuerOptional() throws {
+        let verifier = JWTVerifier(policy: VerificationPolicy())
+        let claims = { (iss: String?) throws -> AccessTokenClaims in
+            var payload = F.claims(["iss": iss])
+            if iss == nil { payload["iss"] = nil }
+            return try JSONDecoder().decode(AccessTokenClaims.self, from: Data(JSON.bytes(payload)))
+        }
+        #expect(throws: Never.self) { try verifier.check(try claims(nil), now: F.now, issuer: F.issuer, issuerRequired: false) }
+        #expect(throws: AuthError(.missingClaim, "iss")) { try verifier.check(try claims(nil), now: F.now, issuer: F.issuer) }
+        #expect {
+            try verifier.check(try claims("https://evil.example.com/realms/testing"), now: F.now, issuer: F.issuer, issuerRequired: false)
+        } throws: { ($0 as? AuthError)?.code == .issuerMismatch }
     }
 
     static let audienceCases: [AudienceCase] = [

@@ -224,6 +224,43 @@ struct KeycloakClientTests {
         #expect(transport.requests.count == 1)
     }
 
+    @Test("discover with a discovery URL (back-channel ≠ public issuer): fetched there, issuer checked against the configured one")
+    func discoverAtBackChannelURL() throws {
+        let backChannel = "http://keycloak.internal:8080/realms/testing"
+        // Keycloak with hostname-backchannel-dynamic: public issuer, back-channel endpoints.
+        var fields = try #require(try JSONSerialization.jsonObject(with: Data(P.discoveryJSON().utf8)) as? [String: Any])
+        for name in ["token_endpoint", "jwks_uri", "userinfo_endpoint", "introspection_endpoint"] {
+            fields[name] = (fields[name] as? String)?.replacingOccurrences(of: P.issuer, with: backChannel)
+        }
+        let document = String(decoding: JSON.bytes(fields), as: UTF8.self)
+        let transport = FakeTransport(.json(200, document))
+        let provider = IdentityProvider(
+            settings: ProviderSettings(
+                issuerCandidates: [P.issuer], discoveryURL: backChannel + "/.well-known/openid-configuration", clientID: P.clientID,
+                clientSecret: Secret(P.clientSecret)),
+            limiter: ProviderCallLimiter(capacity: 2))
+        let metadata = try client(transport, provider: provider).discover()
+        #expect(metadata.issuer == P.issuer)
+        #expect(metadata.tokenEndpoint == backChannel + "/protocol/openid-connect/token")
+        #expect(metadata.jwksURI == backChannel + "/protocol/openid-connect/certs")
+        #expect(transport.requests.map(\.url) == [backChannel + "/.well-known/openid-configuration"])
+
+        // The document must still name the configured issuer.
+        let wrong = FakeTransport(.json(200, P.discoveryJSON(issuer: backChannel)))
+        let error = #expect(throws: AuthError.self) { try client(wrong, provider: provider).discover() }
+        #expect(error?.code == .identityProviderInvalidResponse)
+        #expect(error?.context.contains("expected \(P.issuer)") == true)
+    }
+
+    @Test("403 HTTPS required (realm Require SSL = external) names the cause and the fix")
+    func httpsRequired() {
+        let transport = FakeTransport(.json(403, #"{"error":"invalid_request","error_description":"HTTPS required"}"#))
+        let error = #expect(throws: AuthError.self) { try client(transport).passwordGrant(username: "abdullah", password: P.password) }
+        #expect(error?.code == .identityProviderError)
+        #expect(error?.context.contains("Require SSL") == true)
+        #expect(error?.context.contains("https://") == true)
+    }
+
     @Test(
         "discover failures",
         arguments: [

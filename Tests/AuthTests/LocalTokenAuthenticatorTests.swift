@@ -1,4 +1,5 @@
 import Auth
+import CryptoExtras
 import Dispatch
 import Foundation
 import Synchronization
@@ -75,7 +76,7 @@ struct LocalTokenAuthenticatorTests {
         #expect(user.sessionID == "5a6b7c8d")
         #expect(
             user.roles == [
-                "offline_access", "uma_authorization", "default-roles-testing", "account:manage-account", "account:view-profile",
+                "default-roles-testing", "offline_access", "uma_authorization", "account:manage-account", "account:view-profile",
             ])
         #expect(cache.count == 1)
         #expect(realm.certsFetches == 1)
@@ -271,5 +272,103 @@ struct LocalTokenAuthenticatorTests {
         }
         #expect(acceptedAfterWithdrawal == 0, "tokens of the withdrawn key still accepted")
         #expect(survivors == 0, "verdicts of the withdrawn key stored after its eviction")
+    }
+
+    // MARK: Several realms (AUTH_EXTRA_ISSUERS)
+
+    /// Two realms on one provider host: A (the fixture's, key rsa-current) and B (key rsa-b).
+    struct TwoRealms {
+        static let issuerB = "https://sso.example.com/realms/tenant-b"
+        static let jwksB = issuerB + "/protocol/openid-connect/certs"
+        let realmA = P.provider()
+        let realmB: IdentityProvider
+        let transport: FakeTransport
+        let client: KeycloakClient
+        let authenticator: LocalTokenAuthenticator
+
+        init(audiencesB: [String]? = nil) {
+            realmB = IdentityProvider(
+                settings: ProviderSettings(issuerCandidates: [Self.issuerB], clientID: P.clientID, clientSecret: Secret("")),
+                keys: JWKSCache(issuer: Self.issuerB), limiter: ProviderCallLimiter(capacity: 4))
+            realmB.record(P.metadata(issuer: Self.issuerB))
+            transport = FakeTransport { request throws(AuthError) in
+                switch request.url {
+                case P.jwksURI: return .json(200, String(decoding: LocalTokenAuthenticatorTests.published, as: UTF8.self))
+                case Self.jwksB:
+                    return .json(200, String(decoding: JWK.set([JWK.rsa(SigningKeys.rsaOther, kid: "rsa-b", alg: "RS256")]), as: UTF8.self))
+                default: return .html(404)
+                }
+            }
+            client = KeycloakClient(provider: realmA, transport: transport)
+            var policyB = VerificationPolicy()
+            policyB.audiences = audiencesB ?? []
+            authenticator = LocalTokenAuthenticator(
+                verifier: JWTVerifier(policy: VerificationPolicy()), provider: realmA, cache: TokenCache(capacity: 64),
+                extraIssuers: [.init(provider: realmB, verifier: JWTVerifier(policy: policyB), cache: TokenCache(capacity: 64))])
+        }
+
+        func fetches(_ url: String) -> Int { transport.requests.filter { $0.url == url }.count }
+
+        func refusal(_ token: String) -> AuthError? {
+            do {
+                _ = try authenticator.authenticate(token, using: client, now: LocalTokenAuthenticatorTests.now)
+                return nil
+            } catch {
+                return error
+            }
+        }
+
+        static func tokenB(_ changes: [String: Any?] = [:], kid: String = "rsa-b", key: _RSA.Signing.PrivateKey = SigningKeys.rsaOther) -> String {
+            TokenMinter.token(claims: VerifierFixture.claims(["iss": issuerB].merging(changes) { $1 }), kid: kid, signer: .rs256(key))
+        }
+    }
+
+    @Test("several realms: a token of each realm passes, each checked with its own realm's keys")
+    func twoRealmsAccept() {
+        let realms = TwoRealms()
+        #expect(realms.refusal(VerifierFixture.validToken()) == nil)
+        #expect(realms.refusal(TwoRealms.tokenB()) == nil)
+        #expect(realms.fetches(P.jwksURI) == 1)
+        #expect(realms.fetches(TwoRealms.jwksB) == 1)
+    }
+
+    @Test(
+        "several realms: one realm's key never verifies another realm's token",
+        arguments: [
+            ("B's iss, signed by A's key under A's kid", TwoRealms.tokenB(kid: "rsa-current", key: SigningKeys.rsaCurrent), AuthError.Code.unknownKeyID),
+            ("B's iss, signed by A's key under B's kid", TwoRealms.tokenB(kid: "rsa-b", key: SigningKeys.rsaCurrent), .signatureInvalid),
+            (
+                "A's iss, signed by B's key under B's kid",
+                TokenMinter.token(claims: VerifierFixture.claims(), kid: "rsa-b", signer: .rs256(SigningKeys.rsaOther)), .unknownKeyID
+            ),
+        ])
+    func twoRealmsCrossSigned(name: String, token: String, expected: AuthError.Code) {
+        #expect(TwoRealms().refusal(token)?.code == expected)
+    }
+
+    @Test("several realms: an issuer not on the list is refused before any key lookup")
+    func twoRealmsUnknownIssuer() {
+        let realms = TwoRealms()
+        let token = TokenMinter.token(
+            claims: VerifierFixture.claims(["iss": "https://sso.example.com/realms/tenant-c"]), kid: "rsa-c", signer: .rs256(SigningKeys.rsaOther))
+        #expect(realms.refusal(token)?.code == .issuerMismatch)
+        #expect(realms.transport.requests.isEmpty)
+    }
+
+    @Test("several realms: each issuer's audience rule is its own")
+    func twoRealmsAudience() {
+        let realms = TwoRealms(audiencesB: ["client-b"])
+        #expect(realms.refusal(TwoRealms.tokenB())?.code == .audienceMismatch)
+        #expect(realms.refusal(TwoRealms.tokenB(["azp": "client-b"])) == nil)
+        #expect(realms.refusal(VerifierFixture.validToken()) == nil, "realm A has no audience rule")
+    }
+
+    @Test("several realms: verdicts are cached per issuer")
+    func twoRealmsCachePerIssuer() {
+        let realms = TwoRealms()
+        _ = realms.refusal(VerifierFixture.validToken())
+        _ = realms.refusal(TwoRealms.tokenB())
+        #expect(realms.authenticator.primary.cache?.count == 1)
+        #expect(realms.authenticator.extraIssuers[TwoRealms.issuerB]?.cache?.count == 1)
     }
 }

@@ -420,4 +420,56 @@ struct AppConfigurationTests {
             #expect(AppConfiguration.keys.contains(key), "\(key)")
         }
     }
+
+    // MARK: Back-channel discovery, several realms, RFC 9068
+
+    @Test("KEYCLOAK_DISCOVERY_URL: discovery fetched there; the issuer stays the configured one")
+    func discoveryURL() throws {
+        let configuration = try load(
+            Self.minimal.merging([
+                "KEYCLOAK_ISSUER": "https://sso.example.com/realms/testing",
+                "KEYCLOAK_DISCOVERY_URL": "http://keycloak:8080/realms/testing/.well-known/openid-configuration",
+            ]) { $1 })
+        #expect(configuration.provider.issuerCandidates == ["https://sso.example.com/realms/testing"])
+        #expect(configuration.provider.discoveryURL == "http://keycloak:8080/realms/testing/.well-known/openid-configuration")
+        #expect(configuration.summary.contains("KEYCLOAK_DISCOVERY_URL=http://keycloak:8080/realms/testing/.well-known/openid-configuration"))
+        #expect(try load(Self.minimal).provider.discoveryURL == nil)
+        #expect(problems(Self.minimal.merging(["KEYCLOAK_DISCOVERY_URL": "keycloak:8080/x"]) { $1 })?.keys == ["KEYCLOAK_DISCOVERY_URL"])
+    }
+
+    @Test("AUTH_EXTRA_ISSUERS: issuers, each with an optional audience of its own")
+    func extraIssuers() throws {
+        let configuration = try load(
+            Self.minimal.merging([
+                "AUTH_EXTRA_ISSUERS": "https://sso.example.com/realms/b, https://sso.example.com/realms/c/=client-c"
+            ]) { $1 })
+        #expect(
+            configuration.extraIssuers == [
+                .init(issuer: "https://sso.example.com/realms/b", audiences: nil),
+                .init(issuer: "https://sso.example.com/realms/c", audiences: ["client-c"]),
+            ])
+        #expect(configuration.summary.contains("AUTH_EXTRA_ISSUERS=https://sso.example.com/realms/b,https://sso.example.com/realms/c=client-c"))
+        #expect(try load(Self.minimal).extraIssuers.isEmpty)
+    }
+
+    @Test(
+        "AUTH_EXTRA_ISSUERS refusals",
+        arguments: [
+            ["AUTH_EXTRA_ISSUERS": "not-a-url"],
+            ["AUTH_EXTRA_ISSUERS": "https://sso.example.com/realms/b="],
+            ["AUTH_EXTRA_ISSUERS": "https://sso.example.com/realms/b https://sso.example.com/realms/b/"],
+            ["AUTH_EXTRA_ISSUERS": "http://localhost:8080/realms/testing"],
+            ["AUTH_EXTRA_ISSUERS": "https://sso.example.com/realms/b", "AUTH_VERIFY": "introspect"],
+            ["AUTH_EXTRA_ISSUERS": "https://sso.example.com/realms/b", "AUTH_VERIFY": "userinfo"],
+        ])
+    func extraIssuerRefusals(environment: [String: String]) {
+        #expect(problems(Self.minimal.merging(environment) { $1 })?.keys == ["AUTH_EXTRA_ISSUERS"])
+    }
+
+    @Test("AUTH_REQUIRE_AT_JWT", arguments: [("true", true), ("FALSE", false), ("1", true), ("off", false)])
+    func requireAtJWT(text: String, expected: Bool) throws {
+        #expect(try load(Self.minimal.merging(["AUTH_REQUIRE_AT_JWT": text]) { $1 }).policy.requiresAccessTokenHeaderType == expected)
+        #expect(try load(Self.minimal).policy.requiresAccessTokenHeaderType == false)
+        #expect(problems(Self.minimal.merging(["AUTH_REQUIRE_AT_JWT": "maybe"]) { $1 })?.keys == ["AUTH_REQUIRE_AT_JWT"])
+    }
 }

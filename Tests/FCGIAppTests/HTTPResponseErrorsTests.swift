@@ -14,6 +14,10 @@ struct HTTPResponseErrorsTests {
         .unknownKeyID: invalidToken, .signatureInvalid: invalidToken, .tokenExpired: invalidToken,
         .tokenNotYetValid: invalidToken, .issuerMismatch: invalidToken, .audienceMismatch: invalidToken,
         .wrongTokenType: invalidToken, .missingClaim: invalidToken, .tokenRejectedByProvider: invalidToken,
+        .noIdentityClaims: (
+            401, #"{"detail":"Could not validate credentials"}"#,
+            #"Bearer error="invalid_token", error_description="The access token carries no identity claims (a lightweight access token)""#
+        ),
         .invalidCredentials: (401, #"{"detail":"Invalid username or password"}"#, nil),
         .invalidRefreshToken: (401, #"{"detail":"Invalid or expired refresh token"}"#, nil),
         .insufficientPermissions: (403, #"{"detail":"Not enough permissions"}"#, nil),

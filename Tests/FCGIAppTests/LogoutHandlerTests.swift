@@ -97,6 +97,30 @@ struct LogoutHandlerTests {
         #expect(app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))").status.code == status)
     }
 
+    @Test(
+        "a repeated logout in introspect mode: the bearer died with its session, the same session still gets 204",
+        arguments: [("s-1", 204), ("s-2", 401)])
+    func repeatedLogoutWithDeadBearer(bearerSession: String, status: Int) throws {
+        let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
+        app.provider.answer(.introspect, with: FakeIdentityProvider.inactive)
+        let response = app.post(
+            "/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))", authorization: "Bearer \(Tokens.token(["sid": bearerSession]))")
+        #expect(response.status.code == status)
+        #expect(app.provider.requests(to: .logout).count == (status == 204 ? 1 : 0))
+    }
+
+    @Test("a refresh token forged, of another type or another client's (Keycloak: 400 invalid_grant): 401")
+    func foreignRefreshToken() throws {
+        let app = try AppHarness()
+        app.provider.answer(
+            .logout,
+            with: .json(
+                400, #"{"error":"invalid_grant","error_description":"Invalid refresh token. Token client and authorized client don't match"}"#))
+        let response = app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))")
+        #expect(response.status == .unauthorized)
+        expectBody(response, #"{"detail":"Invalid or expired refresh token"}"#)
+    }
+
     @Test("GET /logout is 405 with Allow: POST")
     func methodNotAllowed() throws {
         let response = try AppHarness().get("/logout")

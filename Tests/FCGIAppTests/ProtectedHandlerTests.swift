@@ -218,14 +218,14 @@ struct ProtectedHandlerTests {
 
     static var roleClaims: [String: Any?] {
         [
-            "realm_access": ["roles": ["default-roles-testing", "reader"]],
+            "realm_access": ["roles": ["reader", "default-roles-testing"]],
             "resource_access": ["zeta": ["roles": ["z"]], "orders-api": ["roles": ["write", "read"]]],
         ]
     }
     static let abdullahWithRoles =
-        #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":["default-roles-testing","reader","orders-api:write","orders-api:read","zeta:z"]}"#
+        #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":["default-roles-testing","reader","orders-api:read","orders-api:write","zeta:z"]}"#
 
-    @Test("roles: realm roles, then client roles as client:role with clients sorted", arguments: ["jwks", "userinfo", "introspect"])
+    @Test("roles: realm roles sorted, then client roles as client:role sorted by client and role", arguments: ["jwks", "userinfo", "introspect"])
     func roles(mode: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
         app.provider.answer(.introspect, with: FakeIdentityProvider.introspection(Self.roleClaims))
@@ -347,5 +347,20 @@ struct ProtectedHandlerTests {
         for _ in 1...2 {
             expectBody(app.get("/protected", authorization: "Bearer \(Tokens.token())"), Self.abdullah)
         }
+    }
+
+    @Test("a lightweight access token (no username, email, name or roles) is 401 with the reason in the challenge")
+    func lightweightToken() throws {
+        let app = try AppHarness()
+        let token = Tokens.token([
+            "preferred_username": nil, "email": nil, "name": nil, "realm_access": nil, "aud": nil, "scope": "openid",
+        ])
+        let response = app.get("/protected", authorization: "Bearer \(token)")
+        #expect(response.status == .unauthorized)
+        expectBody(response, Self.couldNotValidate)
+        #expect(response.header("WWW-Authenticate")?.contains("no identity claims") == true)
+        #expect(response.logMetadata["auth.error"]?.description.contains("AUTH_VERIFY=introspect") == true)
+        // The gate only needs the subject: it passes there.
+        #expect(app.get("/auth", authorization: "Bearer \(token)").status == .noContent)
     }
 }

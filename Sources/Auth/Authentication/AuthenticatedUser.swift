@@ -10,16 +10,21 @@ public struct AuthenticatedUser: Sendable, Equatable {
     /// `name` (Keycloak builds it from first and last name), when set.
     public let fullName: String?
     /// Realm roles (`realm_access.roles`) as `name`, then client roles
-    /// (`resource_access.<client>.roles`) as `client:name`, in token order.
+    /// (`resource_access.<client>.roles`) as `client:name`, each group sorted (Keycloak keeps
+    /// roles in sets, so the token's order means nothing and may differ between two tokens).
     public let roles: [String]
     /// The token's `scope`, split on spaces.
     public let scopes: [String]
     /// `sid`: the provider session the token belongs to, when present.
     public let sessionID: String?
+    /// Whether the token said anything about who the user is beyond `sub`: a username, email,
+    /// name or roles. Keycloak's lightweight access tokens (a client option) carry none of
+    /// them; only introspection or userinfo can tell who such a token belongs to.
+    public let carriesIdentity: Bool
 
     public init(
         subject: String?, username: String, email: String?, fullName: String?, roles: [String] = [], scopes: [String] = [],
-        sessionID: String? = nil
+        sessionID: String? = nil, carriesIdentity: Bool = true
     ) {
         self.subject = subject
         self.username = username
@@ -28,6 +33,7 @@ public struct AuthenticatedUser: Sendable, Equatable {
         self.roles = roles
         self.scopes = scopes
         self.sessionID = sessionID
+        self.carriesIdentity = carriesIdentity
     }
 
     /// The user a verified access token describes; `missingClaim` without a username or `sub`.
@@ -38,15 +44,18 @@ public struct AuthenticatedUser: Sendable, Equatable {
         self.init(
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: Self.roles(realm: claims.realmAccess, clients: claims.resourceAccess),
-            scopes: claims.scope.map { $0.split(separator: " ").map(String.init) } ?? [], sessionID: claims.sid)
+            scopes: claims.scope.map { $0.split(separator: " ").map(String.init) } ?? [], sessionID: claims.sid,
+            carriesIdentity: claims.preferredUsername != nil || claims.email != nil || claims.name != nil
+                || claims.givenName != nil || claims.familyName != nil || claims.realmAccess != nil || claims.resourceAccess != nil)
     }
 
-    /// Realm roles as they are, client roles prefixed with their client id; clients sorted so
-    /// the order does not depend on JSON object order.
+    /// Realm roles sorted, then client roles prefixed with their client id, sorted by client
+    /// and role: Keycloak holds both in sets (`AccessToken.Access.roles` is a `Set<String>`),
+    /// so the order in the token is arbitrary and must not leak into answers.
     static func roles(realm: AccessTokenClaims.Roles?, clients: [String: AccessTokenClaims.Roles]?) -> [String] {
-        var roles = realm?.roles ?? []
+        var roles = (realm?.roles ?? []).sorted()
         for client in (clients ?? [:]).keys.sorted() {
-            for role in clients?[client]?.roles ?? [] {
+            for role in (clients?[client]?.roles ?? []).sorted() {
                 roles.append("\(client):\(role)")
             }
         }

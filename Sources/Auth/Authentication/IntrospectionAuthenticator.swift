@@ -64,7 +64,8 @@ public struct IntrospectionAuthenticator: Authenticator {
             cache?.store(.init(value: .inactive, expiresAt: seconds + inactiveTTL), for: key, now: seconds)
             throw AuthError(.tokenRejectedByProvider, "introspection: inactive")
         }
-        try verifier.check(claims, now: now, issuer: issuer)
+        // RFC 7662 §2.2: `iss` is optional in the answer; when present it must match.
+        try verifier.check(claims, now: now, issuer: issuer, issuerRequired: false)
         let user = try AuthenticatedUser(claims: claims)
         if let cache, let expiry = claims.exp {
             cache.store(.init(value: .active(user), expiresAt: min(expiry, seconds + activeTTL)), for: key, now: seconds)

@@ -8,20 +8,44 @@ import Metrics
 /// With a `cache`, a token that verified is remembered (by its SHA-256, with the issuer and
 /// audiences in the key) until its `exp` plus the clock skew, and forgotten as soon as the key
 /// that verified it leaves the provider's JWKS: repeated requests skip parsing and RSA.
+///
+/// Several realms (`AUTH_EXTRA_ISSUERS`): each extra issuer is a `TrustedIssuer` with its own
+/// discovery, keys, unknown-`kid` budget, algorithms, audiences and cache. The token's claimed
+/// `iss` picks the issuer before any key lookup, and the signature is then checked only with
+/// that issuer's keys, after which `iss` must equal that issuer exactly: a key of one realm can
+/// never verify another realm's token, and a token naming an issuer not on the list costs no
+/// key lookup. Without extra issuers the payload is not read before the signature passes.
 public struct LocalTokenAuthenticator: Authenticator {
-    public let verifier: JWTVerifier
-    public let provider: IdentityProvider
-    public let cache: TokenCache<AuthenticatedUser>?
+    /// One issuer whose tokens are accepted, with everything that is per issuer.
+    public struct TrustedIssuer: Sendable {
+        public let provider: IdentityProvider
+        public let verifier: JWTVerifier
+        public let cache: TokenCache<AuthenticatedUser>?
+
+        public init(provider: IdentityProvider, verifier: JWTVerifier, cache: TokenCache<AuthenticatedUser>? = nil) {
+            self.provider = provider
+            self.verifier = verifier
+            self.cache = cache
+            if let cache {
+                provider.keys.onKeysRemoved { keyIDs in cache.evict(keyIDs: keyIDs) }
+            }
+        }
+    }
+
+    /// The configured realm: `/login`, `/refresh` and `/logout` use it too.
+    public let primary: TrustedIssuer
+    /// `AUTH_EXTRA_ISSUERS`, by issuer URL.
+    public let extraIssuers: [String: TrustedIssuer]
+
+    public var verifier: JWTVerifier { primary.verifier }
+    public var provider: IdentityProvider { primary.provider }
+    public var cache: TokenCache<AuthenticatedUser>? { primary.cache }
 
     private static let allAlgorithms = Set(SignatureAlgorithm.allCases)
 
-    public init(verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<AuthenticatedUser>? = nil) {
-        self.verifier = verifier
-        self.provider = provider
-        self.cache = cache
-        if let cache {
-            provider.keys.onKeysRemoved { keyIDs in cache.evict(keyIDs: keyIDs) }
-        }
+    public init(verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<AuthenticatedUser>? = nil, extraIssuers: [TrustedIssuer] = []) {
+        self.primary = TrustedIssuer(provider: provider, verifier: verifier, cache: cache)
+        self.extraIssuers = Dictionary(extraIssuers.map { ($0.provider.settings.label, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
@@ -34,13 +58,30 @@ public struct LocalTokenAuthenticator: Authenticator {
     }
 
     private func check(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        guard !extraIssuers.isEmpty, token.utf8.count <= primary.verifier.policy.maximumTokenBytes,
+            let claimed = Self.claimedIssuer(of: token)
+        else {
+            return try check(token, at: primary, using: client, now: now)
+        }
+        if let extra = extraIssuers[claimed] {
+            return try check(token, at: extra, using: client.client(for: extra.provider), now: now)
+        }
+        if let primaryIssuer = try? primary.provider.discovery().metadata.issuer, claimed != primaryIssuer {
+            throw AuthError(.issuerMismatch, "iss \(claimed.prefix(200)) is not a trusted issuer")
+        }
+        return try check(token, at: primary, using: client, now: now)
+    }
+
+    private func check(_ token: String, at issuer: TrustedIssuer, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        let provider = issuer.provider
+        let verifier = issuer.verifier
         // Until discovery succeeds every supported algorithm passes the allow-list, so
         // malformed tokens still get 401; the key lookup then answers "unavailable".
         let discovery = try? provider.discovery()
         let seconds = now.timeIntervalSince1970
         var cacheKey: TokenDigest?
-        if let cache, let discovery, token.utf8.count <= verifier.policy.maximumTokenBytes {
-            let key = TokenDigest(namespace: namespace(issuer: discovery.metadata.issuer), token: token)
+        if let cache = issuer.cache, let discovery, token.utf8.count <= verifier.policy.maximumTokenBytes {
+            let key = TokenDigest(namespace: namespace(issuer: discovery.metadata.issuer, verifier: verifier), token: token)
             if let user = cache.value(for: key, now: seconds) {
                 AuthMetrics.tokenCache(hit: true)
                 return user
@@ -49,9 +90,9 @@ public struct LocalTokenAuthenticator: Authenticator {
             cacheKey = key
         }
         let algorithms = discovery?.allowedAlgorithms ?? Self.allAlgorithms
-        let issuer = discovery?.metadata.issuer ?? ""
+        let expectedIssuer = discovery?.metadata.issuer ?? ""
         var keyID: String?
-        let claims = try verifier.verify(token, now: now, issuer: issuer, allowedAlgorithms: algorithms) { kid throws(AuthError) in
+        let claims = try verifier.verify(token, now: now, issuer: expectedIssuer, allowedAlgorithms: algorithms) { kid throws(AuthError) in
             guard discovery != nil else {
                 throw AuthError(.identityProviderUnavailable, "discovery has not succeeded yet")
             }
@@ -59,7 +100,7 @@ public struct LocalTokenAuthenticator: Authenticator {
             return try provider.keys.signingKey(for: kid) { () throws(AuthError) in try client.fetchKeys() }
         }
         let user = try AuthenticatedUser(claims: claims)
-        if let cache, let cacheKey, let expiry = claims.exp {
+        if let cache = issuer.cache, let cacheKey, let expiry = claims.exp {
             cache.store(.init(value: user, expiresAt: expiry + verifier.policy.clockSkewSeconds, keyID: keyID), for: cacheKey, now: seconds)
             // The key may have been withdrawn (and its entries evicted) while this thread was
             // verifying; the refresh swaps the key set before it evicts, so checking after the
@@ -72,7 +113,15 @@ public struct LocalTokenAuthenticator: Authenticator {
     }
 
     /// Everything besides the token that the verdict depends on.
-    private func namespace(issuer: String) -> String {
+    private func namespace(issuer: String, verifier: JWTVerifier) -> String {
         "jwks|\(issuer)|\(verifier.policy.audiences.joined(separator: ","))"
+    }
+
+    /// The `iss` a token claims, read without any check: it only chooses whose keys to try.
+    static func claimedIssuer(of token: String) -> String? {
+        struct Issuer: Decodable { let iss: String? }
+        let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard segments.count == 3, let payload = Base64URL.decode(ArraySlice(segments[1])) else { return nil }
+        return (try? JSONDecoder().decode(Issuer.self, from: Data(payload)))?.iss
     }
 }

@@ -24,12 +24,38 @@ public final class KeycloakClient {
         self.logger = logger
     }
 
+    /// Clients for other issuers' providers (`AUTH_EXTRA_ISSUERS`) on this thread's transport.
+    private var siblings: [ObjectIdentifier: KeycloakClient] = [:]
+
+    /// This thread's client for `other` (another trusted issuer), sharing this client's
+    /// transport: the same thread, the same curl handle, one call at a time.
+    public func client(for other: IdentityProvider) -> KeycloakClient {
+        if other === provider { return self }
+        if let sibling = siblings[ObjectIdentifier(other)] { return sibling }
+        let sibling = KeycloakClient(provider: other, transport: transport, usesLimiter: usesLimiter, logger: logger)
+        siblings[ObjectIdentifier(other)] = sibling
+        return sibling
+    }
+
     // MARK: Calls
 
     /// Fetches and checks the discovery document, trying each issuer candidate in turn while
     /// the provider answers 404 (OIDC Discovery §4.3: the document's `issuer` must equal the
     /// issuer it was fetched for).
+    ///
+    /// With a `discoveryURL` the document is fetched there instead, and its `issuer` must be one
+    /// of the candidates (the back-channel URL differs from the public issuer).
     public func discover() throws(AuthError) -> ProviderMetadata {
+        if let url = provider.settings.discoveryURL {
+            let response = try send(OutgoingRequest(method: .get, url: url), endpoint: "discovery")
+            let metadata = try decodeSuccess(ProviderMetadata.self, from: response, endpoint: "discovery")
+            guard provider.settings.issuerCandidates.contains(metadata.issuer) else {
+                throw AuthError(
+                    .identityProviderInvalidResponse,
+                    "discovery at \(url.prefix(200)) names issuer \(metadata.issuer.prefix(200)), expected \(provider.settings.label.prefix(200))")
+            }
+            return metadata
+        }
         var lastError = AuthError(.identityProviderUnavailable, "no issuer configured")
         for issuer in provider.settings.issuerCandidates {
             let response = try send(OutgoingRequest(method: .get, url: IdentityProvider.discoveryURL(issuer: issuer)), endpoint: "discovery")
@@ -99,6 +125,16 @@ public final class KeycloakClient {
         }
         let response = try send(
             formPost(endpoint, [("token", token), ("token_type_hint", "access_token")]), endpoint: "introspect")
+        // Keycloak answers 400 invalid_request "Failed to introspect token." when introspecting
+        // a crafted token fails inside it (keycloak#20174): a verdict on the token, not a
+        // provider fault, so any caller must not be able to turn it into a 502 and an
+        // error-level log line.
+        if response.status == 400, let body = try? Self.decoder.decode(ProviderErrorBody.self, from: Data(response.body)),
+            body.error == "invalid_request" || body.error == "invalid_token"
+        {
+            logger.debug("introspection refused the token", metadata: ["idp.error": "\(body.error)"])
+            return nil
+        }
         struct Status: Decodable { let active: Bool }
         let status = try decodeSuccess(Status.self, from: response, endpoint: "introspect")
         guard status.active else { return nil }
@@ -156,7 +192,7 @@ public final class KeycloakClient {
             let duration = ContinuousClock.now - start
             let outcome: AuthMetrics.Outcome = (200..<300).contains(response.status) ? .success : .httpError
             provider.health.recordContact()
-            AuthMetrics.providerCall(endpoint: endpoint, outcome: outcome, duration: duration)
+            AuthMetrics.providerCall(issuer: provider.settings.label, endpoint: endpoint, outcome: outcome, duration: duration)
             logger.debug("provider call", metadata: [
                 "idp.endpoint": "\(endpoint)", "idp.status": "\(response.status)", "idp.duration": "\(duration)",
             ])
@@ -171,7 +207,7 @@ public final class KeycloakClient {
             if outcome == .unavailable {
                 provider.health.recordFailure()
             }
-            AuthMetrics.providerCall(endpoint: endpoint, outcome: outcome, duration: outcome == .busy ? nil : ContinuousClock.now - start)
+            AuthMetrics.providerCall(issuer: provider.settings.label, endpoint: endpoint, outcome: outcome, duration: outcome == .busy ? nil : ContinuousClock.now - start)
             throw error
         }
     }
@@ -198,6 +234,15 @@ public final class KeycloakClient {
             return AuthError(.identityProviderInvalidResponse, summary)
         }
         switch (response.status, oauthError.error) {
+        case (403, "invalid_request") where oauthError.errorDescription == "HTTPS required":
+            // Keycloak's realm setting "Require SSL: external requests" (the default) refuses
+            // plain HTTP from any address it does not count as local (loopback and private
+            // ranges; not 100.64.0.0/10, not a public address): TokenEndpoint.checkSsl().
+            return AuthError(
+                .identityProviderError,
+                "\(endpoint) answered 403 HTTPS required: Keycloak refuses plain HTTP from this service's address "
+                    + "(realm setting Require SSL = external requests); use an https:// KEYCLOAK_SERVER_URL, "
+                    + "or set the realm's Require SSL to none (deploy/README.md, Troubleshooting)")
         case (400, "invalid_grant"), (401, "invalid_grant"):
             // Keycloak: 401 up to 26.5, 400 from 26.6 for bad credentials; 400 for disabled
             // accounts and incomplete profiles. All of them are the caller's credentials.

@@ -29,13 +29,17 @@ public final class JWKSCache: @unchecked Sendable {
     public let minimumRefetchInterval: Duration
     /// How long a thread waits for another thread's fetch before giving up.
     public let maximumWait: Duration
+    /// The issuer these keys belong to, for the `issuer` label of the fetch metrics.
+    public let issuer: String
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(
+        issuer: String = "",
         minimumRefetchInterval: Duration = .seconds(10),
         maximumWait: Duration = .seconds(11),
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
+        self.issuer = issuer
         self.minimumRefetchInterval = minimumRefetchInterval
         self.maximumWait = maximumWait
         self.now = now
@@ -144,9 +148,9 @@ public final class JWKSCache: @unchecked Sendable {
             result = .failure(error)
         }
         if case .success = result {
-            AuthMetrics.keyFetch(trigger: trigger, succeeded: true)
+            AuthMetrics.keyFetch(issuer: issuer, trigger: trigger, succeeded: true)
         } else {
-            AuthMetrics.keyFetch(trigger: trigger, succeeded: false)
+            AuthMetrics.keyFetch(issuer: issuer, trigger: trigger, succeeded: false)
         }
         let (removed, observers) = condition.withLock { () -> (Set<String>, [@Sendable (Set<String>) -> Void]) in
             var removed = Set<String>()

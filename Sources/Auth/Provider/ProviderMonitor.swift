@@ -32,6 +32,8 @@ public final class ProviderMonitor: @unchecked Sendable {
         self.provider = provider
         self.refreshInterval = refreshInterval
         self.probeInterval = probeInterval
+        var logger = logger
+        logger[metadataKey: "idp.issuer"] = "\(provider.settings.label)"
         self.logger = logger
         self.makeTransport = makeTransport
     }

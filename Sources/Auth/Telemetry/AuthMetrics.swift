@@ -3,9 +3,12 @@ import Metrics
 /// The metrics the `Auth` module emits through swift-metrics (the application chooses the
 /// backend; keycloak-fcgi exports them in Prometheus format).
 ///
-/// - `keycloak_fcgi_idp_requests_total{endpoint,outcome}` and
-///   `keycloak_fcgi_idp_request_duration_seconds{endpoint}`: every call to the provider.
-/// - `keycloak_fcgi_jwks_fetches_total{trigger,outcome}`: key set fetches, by what caused them.
+/// - `keycloak_fcgi_idp_requests_total{issuer,endpoint,outcome}` and
+///   `keycloak_fcgi_idp_request_duration_seconds{issuer,endpoint}`: every call to a provider.
+/// - `keycloak_fcgi_jwks_fetches_total{issuer,trigger,outcome}`: key set fetches, by what caused them.
+///
+/// `issuer` is the issuer as configured (`ProviderSettings.label`): the primary realm's, or one
+/// of `AUTH_EXTRA_ISSUERS`.
 /// - `keycloak_fcgi_auth_failures_total{reason}`: refused tokens, by `AuthError.Code`.
 /// - `keycloak_fcgi_token_cache_lookups_total{result}`: verdict cache hits and misses.
 public enum AuthMetrics {
@@ -31,19 +34,21 @@ public enum AuthMetrics {
         case refresh
     }
 
-    static func providerCall(endpoint: String, outcome: Outcome, duration: Duration?) {
-        Counter(label: "keycloak_fcgi_idp_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome.rawValue)])
-            .increment()
+    static func providerCall(issuer: String, endpoint: String, outcome: Outcome, duration: Duration?) {
+        Counter(
+            label: "keycloak_fcgi_idp_requests_total",
+            dimensions: [("issuer", issuer), ("endpoint", endpoint), ("outcome", outcome.rawValue)]
+        ).increment()
         if let duration {
-            Timer(label: "keycloak_fcgi_idp_request_duration_seconds", dimensions: [("endpoint", endpoint)])
+            Timer(label: "keycloak_fcgi_idp_request_duration_seconds", dimensions: [("issuer", issuer), ("endpoint", endpoint)])
                 .recordNanoseconds(nanoseconds(duration))
         }
     }
 
-    static func keyFetch(trigger: FetchTrigger, succeeded: Bool) {
+    static func keyFetch(issuer: String, trigger: FetchTrigger, succeeded: Bool) {
         Counter(
             label: "keycloak_fcgi_jwks_fetches_total",
-            dimensions: [("trigger", trigger.rawValue), ("outcome", succeeded ? "success" : "failure")]
+            dimensions: [("issuer", issuer), ("trigger", trigger.rawValue), ("outcome", succeeded ? "success" : "failure")]
         ).increment()
     }
 

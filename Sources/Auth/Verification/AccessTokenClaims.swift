@@ -25,9 +25,15 @@ public struct AccessTokenClaims: Decodable, Sendable, Equatable {
     public let familyName: String?
     public let realmAccess: Roles?
     public let resourceAccess: [String: Roles]?
+    /// OIDC Core §2: the authentication request's `nonce`. Keycloak 24+ puts it in ID tokens
+    /// only; from a provider whose ID tokens have no `typ`, it marks an ID token.
+    public let nonce: String?
+    /// OIDC Core §3.1.3.6: the access token's hash, an ID-token claim only.
+    public let atHash: String?
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name, sid
+        case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name, sid, nonce
+        case atHash = "at_hash"
         case preferredUsername = "preferred_username"
         case givenName = "given_name"
         case familyName = "family_name"

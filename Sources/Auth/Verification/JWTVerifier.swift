@@ -5,7 +5,7 @@ import FoundationEssentials
 /// Checks run in a fixed order, cheapest and most fundamental first, and the payload is
 /// decoded only after the signature verified:
 /// size → parse → algorithm allow-list → key by `kid` → signature → `iss` → `exp`/`nbf` →
-/// `typ` → audience/`azp`.
+/// `typ` (claim, and the RFC 9068 header when required) → audience/`azp`.
 public struct JWTVerifier: Sendable {
     /// The claim checks.
     public let policy: VerificationPolicy
@@ -61,18 +61,31 @@ public struct JWTVerifier: Sendable {
 
         let claims = try jws.decodePayload(as: AccessTokenClaims.self)
         try check(claims, now: now, issuer: expectedIssuer)
+        // RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively
+        // (RFC 7515 §4.1.9: media types are case-insensitive).
+        if policy.requiresAccessTokenHeaderType {
+            let type = jws.header.typ?.lowercased() ?? ""
+            guard type == "at+jwt" || type == "application/at+jwt" else {
+                throw AuthError(.wrongTokenType, "JOSE header typ \(jws.header.typ?.prefix(32) ?? "absent"), not at+jwt")
+            }
+        }
         return claims
     }
 
     /// The claim checks that follow a valid signature, in order (also applied to what an
     /// introspection endpoint says about a token).
-    public func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String) throws(AuthError) {
+    ///
+    /// - Parameter issuerRequired: whether a missing `iss` is refused. An introspection answer
+    ///   may omit it (RFC 7662 §2.2: `iss` is optional there, and the answer comes from the
+    ///   configured endpoint over an authenticated call); when present it must still match.
+    public func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String, issuerRequired: Bool = true) throws(AuthError) {
         // RFC 7519 §4.1.1 and OIDC Core §3.1.3.7 (2): exact string comparison.
-        guard let issuer = claims.iss else {
+        if let issuer = claims.iss {
+            guard issuer == expectedIssuer else {
+                throw AuthError(.issuerMismatch, "iss \(issuer.prefix(200))")
+            }
+        } else if issuerRequired {
             throw AuthError(.missingClaim, "iss")
-        }
-        guard issuer == expectedIssuer else {
-            throw AuthError(.issuerMismatch, "iss \(issuer.prefix(200))")
         }
         let seconds = now.timeIntervalSince1970
         // RFC 7519 §4.1.4: refuse on or after exp, allowing for clock skew.
@@ -87,8 +100,15 @@ public struct JWTVerifier: Sendable {
             throw AuthError(.tokenNotYetValid, "nbf \(Int64(notBefore))")
         }
         // Keycloak marks ID and refresh tokens with typ ID / Refresh; only access tokens pass.
-        if let type = claims.typ, type != "Bearer" {
-            throw AuthError(.wrongTokenType, "typ \(type.prefix(32))")
+        // A client option makes Keycloak write "bearer" in lower case, so the case is ignored.
+        if let type = claims.typ {
+            guard type == "Bearer" || (type.utf8.count == 6 && type.lowercased() == "bearer") else {
+                throw AuthError(.wrongTokenType, "typ \(type.prefix(32))")
+            }
+        } else if claims.nonce != nil || claims.atHash != nil {
+            // Without Keycloak's typ, an ID token shows itself by its own claims (OIDC Core
+            // §2: nonce, §3.1.3.6: at_hash); Keycloak 24+ no longer puts nonce in access tokens.
+            throw AuthError(.wrongTokenType, "no typ, but \(claims.atHash != nil ? "at_hash" : "nonce"): an ID token")
         }
         // RFC 7519 §4.1.3, OIDC Core §2 (azp): opt-in, and the client id may sit in azp.
         if !policy.audiences.isEmpty {

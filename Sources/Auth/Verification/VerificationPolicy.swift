@@ -8,6 +8,10 @@ public struct VerificationPolicy: Sendable {
     public var clockSkewSeconds: Double
     /// Tokens longer than this are refused before any parsing.
     public var maximumTokenBytes: Int
+    /// RFC 9068 §4: when the provider marks its access tokens with the JOSE header
+    /// `typ: at+jwt` (`AUTH_REQUIRE_AT_JWT`), tokens without that header are refused, so no
+    /// other JWT the provider signs (an ID token, a logout token) passes as an access token.
+    public var requiresAccessTokenHeaderType: Bool
 
     /// The longest token accepted by default (16 KiB).
     public static let defaultMaximumTokenBytes = 16 * 1024
@@ -15,10 +19,12 @@ public struct VerificationPolicy: Sendable {
     public init(
         audiences: [String] = [],
         clockSkewSeconds: Double = 30,
-        maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes
+        maximumTokenBytes: Int = VerificationPolicy.defaultMaximumTokenBytes,
+        requiresAccessTokenHeaderType: Bool = false
     ) {
         self.audiences = audiences
         self.clockSkewSeconds = clockSkewSeconds
         self.maximumTokenBytes = maximumTokenBytes
+        self.requiresAccessTokenHeaderType = requiresAccessTokenHeaderType
     }
 }

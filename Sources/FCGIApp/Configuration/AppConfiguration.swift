@@ -16,7 +16,7 @@ struct AppConfiguration: Sendable {
         case introspect
     }
 
-    /// `KEYCLOAK_SERVER_URL` + `KEYCLOAK_REALM` (or `KEYCLOAK_ISSUER`), `KEYCLOAK_CLIENT_ID`,
+    /// `KEYCLOAK_SERVER_URL` + `KEYCLOAK_REALM` (or `KEYCLOAK_ISSUER`), `KEYCLOAK_DISCOVERY_URL`, `KEYCLOAK_CLIENT_ID`,
     /// `KEYCLOAK_CLIENT_SECRET` (or `KEYCLOAK_CLIENT_SECRET_FILE`),
     /// `KEYCLOAK_CONNECT_TIMEOUT_SECONDS` (3), `KEYCLOAK_TIMEOUT_SECONDS` (10), `KEYCLOAK_CA_FILE`.
     var provider: ProviderSettings
@@ -33,10 +33,13 @@ struct AppConfiguration: Sendable {
     var backlog: Int
     /// `MAX_BODY_BYTES`: longest request body accepted (65536).
     var maximumBodyBytes: Int
-    /// `AUTH_VERIFY`: `jwks` (default) or `userinfo`.
+    /// `AUTH_VERIFY`: `jwks` (default), `userinfo` or `introspect`.
     var verifyMode: VerifyMode
-    /// `AUTH_AUDIENCE` (list), `AUTH_CLOCK_SKEW_SECONDS` (30).
+    /// `AUTH_AUDIENCE` (list), `AUTH_CLOCK_SKEW_SECONDS` (30), `AUTH_REQUIRE_AT_JWT` (false).
     var policy: VerificationPolicy
+    /// `AUTH_EXTRA_ISSUERS`: other realms (issuers) whose tokens are accepted in jwks mode, each
+    /// written `issuer` or `issuer=audience` (that realm's audience instead of `AUTH_AUDIENCE`).
+    var extraIssuers: [ExtraIssuer]
     /// `AUTH_JWKS_REFRESH_SECONDS`: how often the signing keys are refetched (300).
     var jwksRefreshInterval: Duration
     /// `AUTH_TOKEN_CACHE_SIZE`: verdicts kept (jwks and introspect modes); 0 turns the cache off (10000).
@@ -56,13 +59,21 @@ struct AppConfiguration: Sendable {
         case text, json
     }
 
+    /// One entry of `AUTH_EXTRA_ISSUERS`.
+    struct ExtraIssuer: Sendable, Equatable {
+        /// The issuer URL, exactly as its tokens' `iss` (discovery at `<issuer>/.well-known/...`).
+        var issuer: String
+        /// Audiences its tokens must carry; nil: `AUTH_AUDIENCE` applies.
+        var audiences: [String]?
+    }
+
     /// Every key this type reads, in the order of the README's table.
     static let keys = [
         "KEYCLOAK_SERVER_URL", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET",
-        "KEYCLOAK_CLIENT_SECRET_FILE", "KEYCLOAK_ISSUER", "KEYCLOAK_CONNECT_TIMEOUT_SECONDS",
+        "KEYCLOAK_CLIENT_SECRET_FILE", "KEYCLOAK_ISSUER", "KEYCLOAK_DISCOVERY_URL", "KEYCLOAK_CONNECT_TIMEOUT_SECONDS",
         "KEYCLOAK_TIMEOUT_SECONDS", "KEYCLOAK_CA_FILE", "KEYCLOAK_MAX_CONCURRENT_CALLS",
         "FCGI_LISTEN", "FCGI_SOCKET_MODE", "FCGI_WORKERS", "FCGI_BACKLOG", "MAX_BODY_BYTES",
-        "AUTH_VERIFY", "AUTH_AUDIENCE", "AUTH_CLOCK_SKEW_SECONDS", "AUTH_JWKS_REFRESH_SECONDS",
+        "AUTH_VERIFY", "AUTH_AUDIENCE", "AUTH_EXTRA_ISSUERS", "AUTH_REQUIRE_AT_JWT", "AUTH_CLOCK_SKEW_SECONDS", "AUTH_JWKS_REFRESH_SECONDS",
         "AUTH_TOKEN_CACHE_SIZE", "AUTH_INTROSPECTION_TTL_SECONDS", "AUTH_REQUIRED_ROLES", "AUTH_REQUIRED_SCOPES",
         "LOG_LEVEL", "LOG_FORMAT",
     ]
@@ -77,6 +88,7 @@ struct AppConfiguration: Sendable {
         var reader = Reader(values: dotEnv.merging(environment) { _, environmentValue in environmentValue })
 
         let issuerCandidates = reader.issuerCandidates()
+        let discoveryURL = reader.optional("KEYCLOAK_DISCOVERY_URL").flatMap { reader.httpURL($0, key: "KEYCLOAK_DISCOVERY_URL") }
         let clientID = reader.required("KEYCLOAK_CLIENT_ID")
         let secret = reader.clientSecret(readFile: readFile)
         let connectTimeout = reader.seconds("KEYCLOAK_CONNECT_TIMEOUT_SECONDS", default: 3, range: 0.01...300)
@@ -97,6 +109,11 @@ struct AppConfiguration: Sendable {
         let maximumBody = reader.integer("MAX_BODY_BYTES", default: 65536, range: 1024...(16 << 20))
         let verifyMode = reader.choice("AUTH_VERIFY", default: VerifyMode.jwks)
         let audiences = reader.list("AUTH_AUDIENCE")
+        let extraIssuers = reader.extraIssuers(primary: issuerCandidates ?? [])
+        if !extraIssuers.isEmpty && verifyMode != .jwks {
+            reader.problem("AUTH_EXTRA_ISSUERS", "works with AUTH_VERIFY=jwks only (introspection and userinfo ask the primary realm)")
+        }
+        let requiresAccessTokenType = reader.boolean("AUTH_REQUIRE_AT_JWT", default: false)
         let skew = reader.seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600)
         let refresh = reader.seconds("AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400)
         let cacheSize = reader.integer("AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000)
@@ -113,7 +130,8 @@ struct AppConfiguration: Sendable {
             totalTimeout: .milliseconds(Int64(totalTimeout * 1000)),
             caFile: caFile)
         return AppConfiguration(
-            provider: ProviderSettings(issuerCandidates: issuerCandidates, clientID: clientID, clientSecret: secret, limits: limits),
+            provider: ProviderSettings(
+                issuerCandidates: issuerCandidates, discoveryURL: discoveryURL, clientID: clientID, clientSecret: secret, limits: limits),
             maximumConcurrentProviderCalls: calls,
             listen: listen ?? .tcp(host: "127.0.0.1", port: 9000),
             socketMode: socketMode,
@@ -121,7 +139,8 @@ struct AppConfiguration: Sendable {
             backlog: backlog,
             maximumBodyBytes: maximumBody,
             verifyMode: verifyMode,
-            policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew),
+            policy: VerificationPolicy(audiences: audiences, clockSkewSeconds: skew, requiresAccessTokenHeaderType: requiresAccessTokenType),
+            extraIssuers: extraIssuers,
             jwksRefreshInterval: .milliseconds(Int64(refresh * 1000)),
             tokenCacheSize: cacheSize,
             introspectionTTLSeconds: introspectionTTL,
@@ -153,6 +172,7 @@ struct AppConfiguration: Sendable {
     var summary: [String] {
         [
             "KEYCLOAK_ISSUER=\(provider.issuerCandidates.joined(separator: " | "))",
+            "KEYCLOAK_DISCOVERY_URL=\(provider.discoveryURL ?? "(derived from the issuer)")",
             "KEYCLOAK_CLIENT_ID=\(provider.clientID)",
             "KEYCLOAK_CLIENT_SECRET=\(provider.clientSecret)",
             "KEYCLOAK_CONNECT_TIMEOUT_SECONDS=\(provider.limits.connectTimeout)",
@@ -166,6 +186,8 @@ struct AppConfiguration: Sendable {
             "MAX_BODY_BYTES=\(maximumBodyBytes)",
             "AUTH_VERIFY=\(verifyMode.rawValue)",
             "AUTH_AUDIENCE=\(policy.audiences.joined(separator: ","))",
+            "AUTH_EXTRA_ISSUERS=\(extraIssuers.map { $0.issuer + ($0.audiences.map { "=" + $0.joined(separator: "|") } ?? "") }.joined(separator: ","))",
+            "AUTH_REQUIRE_AT_JWT=\(policy.requiresAccessTokenHeaderType)",
             "AUTH_CLOCK_SKEW_SECONDS=\(policy.clockSkewSeconds)",
             "AUTH_JWKS_REFRESH_SECONDS=\(jwksRefreshInterval)",
             "AUTH_TOKEN_CACHE_SIZE=\(tokenCacheSize)",
@@ -296,6 +318,37 @@ private struct Reader {
             return defaultValue
         }
         return value
+    }
+
+    mutating func boolean(_ key: String, default defaultValue: Bool) -> Bool {
+        guard let text = optional(key) else { return defaultValue }
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default:
+            problem(key, "must be true or false")
+            return defaultValue
+        }
+    }
+
+    /// `AUTH_EXTRA_ISSUERS`: `issuer[=audience]` entries separated by commas or spaces.
+    mutating func extraIssuers(primary: [String]) -> [AppConfiguration.ExtraIssuer] {
+        var issuers: [AppConfiguration.ExtraIssuer] = []
+        for entry in list("AUTH_EXTRA_ISSUERS") {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let issuer = httpURL(String(parts[0]), key: "AUTH_EXTRA_ISSUERS") else { continue }
+            let audience = parts.count == 2 ? String(parts[1]) : nil
+            if audience?.isEmpty == true {
+                problem("AUTH_EXTRA_ISSUERS", "\(issuer)= names no audience")
+                continue
+            }
+            if primary.contains(issuer) || issuers.contains(where: { $0.issuer == issuer }) {
+                problem("AUTH_EXTRA_ISSUERS", "\(issuer) is listed twice (or is the primary issuer)")
+                continue
+            }
+            issuers.append(.init(issuer: issuer, audiences: audience.map { [$0] }))
+        }
+        return issuers
     }
 
     /// A list separated by commas or spaces.

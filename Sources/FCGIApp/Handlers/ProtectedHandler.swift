@@ -9,9 +9,14 @@ struct ProtectedHandler: RequestHandler {
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let user: AuthenticatedUser
-        do {
+        do throws(AuthError) {
             let token = try BearerCredentials.token(fromAuthorization: request.authorization)
             user = try authenticator.authenticate(token, using: context.client, now: context.now)
+            // A lightweight access token names no user: answering with nulls would hide why.
+            guard user.carriesIdentity else {
+                throw AuthError(
+                    .noIdentityClaims, "no preferred_username, email, name or roles: a lightweight access token needs AUTH_VERIFY=introspect")
+            }
             try policy.check(user)
         } catch {
             throw .auth(error)
