@@ -68,8 +68,13 @@ CLIENT_AUTH_METHODS = [
     "private_key_jwt", "client_secret_basic", "client_secret_post",
     "tls_client_auth", "client_secret_jwt",
 ]
-#: The ``account`` client's roles every Keycloak user gets through ``default-roles-<realm>``.
-ACCOUNT_ROLES = ["manage-account", "manage-account-links", "view-profile"]
+#: What the composite realm role ``default-roles-<realm>`` contains in a new Keycloak realm:
+#: realm roles, and the ``account`` client's roles (``manage-account`` is itself a composite
+#: holding ``manage-account-links``). Users created through the admin console or registration
+#: get it; users imported from a realm file get only the roles the file lists
+#: (``DefaultExportImportManager.createUser``: ``addUser(..., addDefaultRoles=false, ...)``).
+DEFAULT_REALM_ROLES = ("offline_access", "uma_authorization")
+DEFAULT_ACCOUNT_ROLES = ("manage-account", "manage-account-links", "view-profile")
 #: The client's web origin (the seed app's root URL), echoed as ``allowed-origins``.
 ALLOWED_ORIGINS = ["http://localhost:8000"]
 
@@ -84,7 +89,15 @@ NOT_FOUND_BODY = {
 
 #: The Keycloak endpoints, by the name the admin API uses for counters and faults.
 ENDPOINTS = ("discovery", "certs", "token", "userinfo", "introspect", "logout", "revoke")
-FAULTS = ("none", "hang", "html", "truncated", "status500", "huge")
+FAULTS = ("none", "hang", "html", "truncated", "status500", "huge", "introspection_failure",
+          "introspection_without_iss")
+#: Faults that make sense for the introspection endpoint only.
+INTROSPECTION_FAULTS = ("introspection_failure", "introspection_without_iss")
+#: Endpoints where Keycloak checks ``sslRequired`` (``checkSsl()`` in each endpoint class).
+SSL_CHECKED_ENDPOINTS = ("token", "userinfo", "introspect", "logout", "revoke")
+#: Keycloak's answer when introspecting a token fails inside it
+#: (``TokenIntrospectionEndpoint``: ``catch (Exception e)``; keycloak#20174 shows one case).
+FAILED_INTROSPECTION = {"error": "invalid_request", "error_description": "Failed to introspect token."}
 
 HTML_GARBAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head>"
@@ -107,6 +120,31 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def set_order(values: Any) -> list[str]:
+    """The members of a set in an order that looks arbitrary but is stable, as a Java
+    ``HashSet`` serializes them (Keycloak's roles are ``Set<String>``: ``AccessToken.Access``).
+    Deliberately not sorted, so that a consumer relying on the order is caught."""
+    return sorted(values, key=lambda value: hashlib.sha256(value.encode("utf-8")).digest())
+
+
+#: Addresses Keycloak's ``SslRequired.EXTERNAL`` counts as local (``SslRequired.isLocal``:
+#: loopback, site-local, link-local, IPv6 unique local). 100.64.0.0/10 is not among them.
+LOCAL_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+    "::1/128", "fe80::/10", "fec0::/10", "fc00::/7",
+))
+
+
+def is_local_address(host: str) -> bool:
+    """Whether Keycloak's ``sslRequired: external`` lets this client address use plain HTTP."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    address = getattr(address, "ipv4_mapped", None) or address
+    return any(address in network for network in LOCAL_NETWORKS if network.version == address.version)
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration
 
@@ -127,6 +165,20 @@ class Config:
     access_token_lifespan: int
     invalid_grant_status: int
     ready_file: Path | None
+    #: Client option "use lower-case bearer type in token responses": ``typ`` and ``token_type``.
+    lower_case_bearer: bool = False
+    #: Client option ``access.token.header.type.rfc9068``: JOSE header ``typ: at+jwt``.
+    rfc9068_header_type: bool = False
+    #: Client option ``client.use.lightweight.access.token.enabled``.
+    lightweight_access_tokens: bool = False
+    #: An Audience mapper on the client that adds its own id to ``aud`` (the Compose realm has one).
+    client_audience_mapper: bool = True
+    #: Keycloak 26.6.2+: introspection answers ``active: false`` unless the caller is in ``aud``.
+    introspection_audience_check: bool = True
+    #: The realm's ``sslRequired``: ``external`` (Keycloak's default), ``all`` or ``none``.
+    ssl_required: str = "external"
+    #: Hostname v2 ``hostname-backchannel-dynamic``: back-channel endpoints follow the request.
+    backchannel_dynamic: bool = False
 
 
 def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
@@ -149,6 +201,20 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
     parser.add_argument("--invalid-grant-status", type=int, choices=(401, 400), default=401,
                         help="status for 'Invalid user credentials' (401 up to Keycloak 26.5, 400 from 26.6)")
     parser.add_argument("--ready-file", type=Path, help="write {port, base_url, issuer} here once listening")
+    parser.add_argument("--lower-case-bearer", action="store_true",
+                        help="client option: access tokens' typ and token_type are 'bearer'")
+    parser.add_argument("--rfc9068-header-type", action="store_true",
+                        help="client option access.token.header.type.rfc9068: JOSE header typ at+jwt")
+    parser.add_argument("--lightweight-access-tokens", action="store_true",
+                        help="client option: lightweight access tokens (no roles, profile claims or sub)")
+    parser.add_argument("--no-client-audience-mapper", dest="client_audience_mapper", action="store_false",
+                        help="no Audience mapper adding the client's own id to aud")
+    parser.add_argument("--no-introspection-audience-check", dest="introspection_audience_check",
+                        action="store_false", help="Keycloak before 26.6.2: introspection without the aud check")
+    parser.add_argument("--ssl-required", choices=("external", "all", "none"), default="external",
+                        help="the realm's sslRequired (Keycloak's default: external)")
+    parser.add_argument("--hostname-backchannel-dynamic", action="store_true",
+                        help="with --public-url: back-channel endpoints in discovery follow the request's host")
     args = parser.parse_args(argv)
 
     secret = args.client_secret if args.client_secret is not None else environ.get("IDP_CLIENT_SECRET")
@@ -156,6 +222,8 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         parser.error("a client secret is required: --client-secret or env IDP_CLIENT_SECRET")
     if args.access_token_lifespan <= 0:
         parser.error("--access-token-lifespan must be positive")
+    if args.hostname_backchannel_dynamic and not args.public_url:
+        parser.error("--hostname-backchannel-dynamic needs --public-url (Keycloak: hostname must be a URL)")
     return Config(
         host=args.host,
         port=args.port,
@@ -169,6 +237,13 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         access_token_lifespan=args.access_token_lifespan,
         invalid_grant_status=args.invalid_grant_status,
         ready_file=args.ready_file,
+        lower_case_bearer=args.lower_case_bearer,
+        rfc9068_header_type=args.rfc9068_header_type,
+        lightweight_access_tokens=args.lightweight_access_tokens,
+        client_audience_mapper=args.client_audience_mapper,
+        introspection_audience_check=args.introspection_audience_check,
+        ssl_required=args.ssl_required,
+        backchannel_dynamic=args.hostname_backchannel_dynamic,
     )
 
 
@@ -208,6 +283,16 @@ class User:
             client_roles={client: tuple(roles) for client, roles in item.get("clientRoles", {}).items()},
             profile_optional=bool(item.get("profileOptional", False)),
         )
+
+    def effective_roles(self, realm: str) -> tuple[set[str], dict[str, set[str]]]:
+        """Realm and client roles with the composite ``default-roles-<realm>`` expanded, as
+        Keycloak resolves role mappings into a token."""
+        realm_roles = set(self.realm_roles)
+        client_roles = {client: set(roles) for client, roles in self.client_roles.items()}
+        if f"default-roles-{realm}" in realm_roles:
+            realm_roles.update(DEFAULT_REALM_ROLES)
+            client_roles.setdefault("account", set()).update(DEFAULT_ACCOUNT_ROLES)
+        return realm_roles, client_roles
 
     def password_matches(self, candidate: str) -> bool:
         """Constant-time password comparison."""
@@ -371,10 +456,11 @@ class KeyRing:
             self._published = self._publish(new_key, passive)
         return new_key
 
-    def sign(self, claims: Mapping[str, Any], key: KeyPair | None = None) -> str:
-        """Sign with Keycloak's header ``{"alg","typ":"JWT","kid"}`` (default: the current key)."""
+    def sign(self, claims: Mapping[str, Any], key: KeyPair | None = None, header_type: str = "JWT") -> str:
+        """Sign with Keycloak's header ``{"alg","typ","kid"}`` (default: the current key; ``typ``
+        is ``JWT``, or ``at+jwt`` for access tokens with the RFC 9068 client option)."""
         key = key or self.current
-        return sign_compact({"alg": key.alg, "typ": "JWT", "kid": key.kid}, claims, key.jwk)
+        return sign_compact({"alg": key.alg, "typ": header_type, "kid": key.kid}, claims, key.jwk)
 
     def verify(self, token: str, *, refresh: bool = False) -> dict[str, Any] | None:
         """The claims of a token signed by one of our keys, or None.
@@ -608,6 +694,14 @@ class OAuthError(Exception):
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
+#: What a browser sees when it posts to ``logout`` without a refresh token: Keycloak's
+#: RP-initiated logout confirmation (its real page is a themed form; this one carries its words).
+LOGOUT_CONFIRMATION_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Logging out</title></head><body>"
+    b"<h1>Logging out</h1><p>Do you want to log out?</p>"
+    b'<form method="post"><input type="submit" value="Logout"></form></body></html>\n'
+)
+
 
 # --------------------------------------------------------------------------------------------
 # The Keycloak realm
@@ -621,16 +715,35 @@ class KeycloakRealm:
         self.users = users
         self.keys = KeyRing(config.alg, config.realm)
         self.sessions = SessionStore()
-        prefix = "/auth" if config.legacy_auth_prefix else ""
-        self.issuer = f"{base_url}{prefix}/realms/{quote(config.realm)}"
+        self._prefix = "/auth" if config.legacy_auth_prefix else ""
+        self.base_url = base_url
+        self.issuer = f"{base_url}{self._prefix}/realms/{quote(config.realm)}"
         self.oidc_url = f"{self.issuer}/protocol/openid-connect"
-        self._discovery_body = json_bytes(self._discovery_document())
+        self._discovery_body = json_bytes(self._discovery_document(self.oidc_url))
 
     # Endpoints ------------------------------------------------------------------------------
 
     def discovery(self, request: Request) -> Response:
-        """``GET .well-known/openid-configuration``."""
+        """``GET .well-known/openid-configuration``.
+
+        With ``hostname-backchannel-dynamic``, a request that did not come through the public
+        host gets back-channel endpoints built from its own host, while ``issuer`` and the
+        front-channel endpoints stay public (``HostnameV2Provider``, ``OIDCWellKnownProvider``).
+        """
+        host = request.headers.get("Host")
+        if self.config.backchannel_dynamic and host and host != urlsplit(self.base_url).netloc:
+            backend = f"http://{host}{self._prefix}/realms/{quote(self.config.realm)}/protocol/openid-connect"
+            return Response.json(200, self._discovery_document(backend))
         return Response(200, self._discovery_body)
+
+    def ssl_refusal(self, client_host: str) -> Response | None:
+        """``checkSsl()``: 403 ``HTTPS required`` when the realm requires TLS for this client
+        address and the front-end URL is plain HTTP (``SslRequired.isRequired``)."""
+        required = self.config.ssl_required == "all" or (
+            self.config.ssl_required == "external" and not is_local_address(client_host))
+        if required and not self.base_url.startswith("https:"):
+            return Response.json(403, {"error": "invalid_request", "error_description": "HTTPS required"})
+        return None
 
     def certs(self, request: Request) -> Response:
         """``GET protocol/openid-connect/certs``: the JWKS."""
@@ -666,7 +779,13 @@ class KeycloakRealm:
         return Response.json(200, {"sub": user.id, **user.profile_claims()})
 
     def introspect(self, request: Request) -> Response:
-        """``POST token/introspect`` (RFC 7662)."""
+        """``POST token/introspect`` (RFC 7662; ``AccessTokenIntrospectionProvider``).
+
+        An access token is answered with its claims rebuilt from the user and session, as
+        Keycloak does (a lightweight token introspects with every claim), plus ``client_id``,
+        ``username``, ``token_type`` and ``active``. From 26.6.2 the calling client must be in
+        the token's ``aud``, else the token is inactive for it.
+        """
         form = request.form()
         self._authenticate_client(form, request.headers)
         token = form.get("token")
@@ -677,7 +796,21 @@ class KeycloakRealm:
         if claims is None or not self._is_valid(claims, now) or not self._is_live(claims, now):
             return Response.json(200, {"active": False})
         user = self.users.by_id(claims.get("sub"))
+        session = self.sessions.alive(claims.get("sid"), now)
         answer = dict(claims)
+        if str(claims.get("typ", "")).lower() == "bearer" and session is not None:
+            user = user or self.users.by_id(session.user_id)
+            if self.config.lightweight_access_tokens and user is not None:
+                # The mappers' claims, rebuilt for introspection; the token's own basic claims
+                # (getAccessTokenFromStoredData) stay as the token has them.
+                full = self.access_claims(user, session, int(claims.get("iat", now)), lightweight=False)
+                basic = ("exp", "iat", "jti", "typ", "azp", "iss", "scope", "sid", "nonce", "cnf")
+                answer = {name: value for name, value in full.items() if name not in basic}
+                answer.update({name: claims[name] for name in basic if name in claims})
+            audience = answer.get("aud", [])
+            audience = [audience] if isinstance(audience, str) else audience
+            if self.config.introspection_audience_check and self.config.client_id not in audience:
+                return Response.json(200, {"active": False})
         answer["client_id"] = claims.get("azp")
         answer["username"] = user.username if user else claims.get("preferred_username")
         answer["token_type"] = claims.get("typ")
@@ -685,14 +818,21 @@ class KeycloakRealm:
         return Response.json(200, answer)
 
     def logout(self, request: Request) -> Response:
-        """``POST logout`` with a refresh token: ends its session (204)."""
+        """``POST logout`` (``LogoutEndpoint``).
+
+        With a ``refresh_token`` (``logoutToken()``): the token's signature, type, issuer and
+        client are checked but not its expiry; the session is ended if it still exists, and the
+        answer is 204 either way, so a repeated logout succeeds. Without one, Keycloak runs the
+        browser's RP-initiated logout and shows its confirmation page.
+        """
         form = request.form()
+        if "refresh_token" not in form:
+            return Response(200, LOGOUT_CONFIRMATION_PAGE, "text/html;charset=utf-8")
         self._authenticate_client(form, request.headers)
-        token = form.get("refresh_token")
-        if not token:
-            raise OAuthError(400, "invalid_request", "No refresh token")
-        _, session = self._live_refresh_session(token, time.time())
-        self.sessions.end(session.sid)
+        now = time.time()
+        claims = self._verified_refresh_token(form["refresh_token"], now, check_expiration=False)
+        if self.sessions.alive(claims.get("sid"), now) is not None:
+            self.sessions.end(claims.get("sid"))
         return Response(204, content_type=None)
 
     def revoke(self, request: Request) -> Response:
@@ -717,25 +857,39 @@ class KeycloakRealm:
 
     # Test control ---------------------------------------------------------------------------
 
-    def mint(self, login: str, claims: Mapping[str, Any], header: Mapping[str, Any], key_name: str) -> str:
-        """An access token for ``login`` in a new live session, with overrides applied.
+    def mint(self, login: str, claims: Mapping[str, Any], header: Mapping[str, Any], key_name: str,
+             kind: str = "access") -> str:
+        """A token for ``login`` in a new live session, with overrides applied.
 
-        ``claims``/``header`` values replace the defaults and ``None`` deletes. ``key_name`` is
-        ``current`` (the active signing key) or ``enc`` (the encryption key, signing RS256).
-        A header ``alg`` of ``none`` yields an unsigned token; ``HS256/384/512`` an HMAC keyed
-        with the chosen key's public PEM (the classic algorithm-confusion forgery).
+        ``kind`` is ``access`` (the default), ``id`` (an ID token) or ``refresh`` (signed with
+        the internal refresh key, whatever ``key_name`` says). ``claims``/``header`` values
+        replace the defaults and ``None`` deletes. ``key_name`` is ``current`` (the active
+        signing key) or ``enc`` (the encryption key, signing RS256). A header ``alg`` of
+        ``none`` yields an unsigned token; ``HS256/384/512`` an HMAC keyed with the chosen key's
+        public PEM (the classic algorithm-confusion forgery).
         """
         user = self.users.find(login)
         if user is None:
             raise ValueError(f"unknown user {login!r}")
         if key_name not in ("current", "enc"):
             raise ValueError("key must be 'current' or 'enc'")
-        key = self.keys.current if key_name == "current" else self.keys.encryption
+        if kind not in ("access", "id", "refresh"):
+            raise ValueError("kind must be 'access', 'id' or 'refresh'")
         now = time.time()
         session = self.sessions.create(user, "openid email profile", now)
-        body = _apply_overrides(self.access_claims(user, session, int(now)), claims)
+        if kind == "refresh":
+            return self.keys.sign(_apply_overrides(self._refresh_claims(user, session, int(now)), claims),
+                                  self.keys.refresh)
+        key = self.keys.current if key_name == "current" else self.keys.encryption
+        if kind == "id":
+            defaults = self._id_claims(user, session, int(now), self.keys.sign(self.access_claims(user, session, int(now))))
+            header_type = "JWT"
+        else:
+            defaults = self.access_claims(user, session, int(now))
+            header_type = self._access_header_type
+        body = _apply_overrides(defaults, claims)
         protected = _apply_overrides(
-            {"alg": key.alg if key.use == "sig" else "RS256", "typ": "JWT", "kid": key.kid}, header
+            {"alg": key.alg if key.use == "sig" else "RS256", "typ": header_type, "kid": key.kid}, header
         )
         alg = protected.get("alg")
         if not isinstance(alg, str):
@@ -753,41 +907,76 @@ class KeycloakRealm:
 
     # Tokens ---------------------------------------------------------------------------------
 
-    def access_claims(self, user: User, session: Session, now: int) -> dict[str, Any]:
-        """Keycloak's access-token claims, in Keycloak's order."""
-        resource_access = {client: {"roles": list(roles)} for client, roles in user.client_roles.items() if roles}
-        resource_access["account"] = {"roles": list(ACCOUNT_ROLES)}
-        return {
+    @property
+    def _bearer(self) -> str:
+        """``typ`` of access tokens and ``token_type``: lower case with the client option
+        (``TokenManager.formatTokenType``)."""
+        return "bearer" if self.config.lower_case_bearer else "Bearer"
+
+    @property
+    def _access_header_type(self) -> str:
+        """The JOSE ``typ`` of access tokens (``DefaultTokenManager.type``)."""
+        return "at+jwt" if self.config.rfc9068_header_type else "JWT"
+
+    def access_claims(self, user: User, session: Session, now: int, lightweight: bool | None = None) -> dict[str, Any]:
+        """Keycloak's access-token claims, in Keycloak's order.
+
+        Roles are sets (order arbitrary). ``aud`` is what the Audience Resolve mapper adds,
+        every other client the user holds roles of (``AudienceResolveProtocolMapper``: never the
+        token's own client), plus the client itself when it has an Audience mapper; a single
+        audience is a string, none leaves ``aud`` out. A lightweight token keeps only what
+        ``TokenManager.initToken`` sets; every mapper's claim is left out.
+        """
+        lightweight = self.config.lightweight_access_tokens if lightweight is None else lightweight
+        realm_roles, client_roles = user.effective_roles(self.config.realm)
+        resource_access = {client: {"roles": set_order(roles)} for client, roles in
+                           sorted(client_roles.items(), key=lambda item: set_order([item[0]])) if roles}
+        audience = [client for client in resource_access if client != self.config.client_id]
+        if self.config.client_audience_mapper:
+            audience.insert(0, self.config.client_id)
+        claims: dict[str, Any] = {
             "exp": now + self.config.access_token_lifespan,
             "iat": now,
             "jti": str(uuid.uuid4()),
             "iss": self.issuer,
-            "aud": "account",
+        }
+        if lightweight:
+            claims.update({"typ": self._bearer, "azp": self.config.client_id, "sid": session.sid, "acr": "1",
+                           "scope": session.scope})
+            return claims
+        if audience:
+            claims["aud"] = audience[0] if len(audience) == 1 else audience
+        claims.update({
             "sub": user.id,
-            "typ": "Bearer",
+            "typ": self._bearer,
             "azp": self.config.client_id,
             "sid": session.sid,
             "acr": "1",
             "allowed-origins": list(ALLOWED_ORIGINS),
-            "realm_access": {"roles": list(user.realm_roles)},
-            "resource_access": resource_access,
-            "scope": session.scope,
-            **user.profile_claims(),
-        }
+        })
+        if realm_roles:
+            claims["realm_access"] = {"roles": set_order(realm_roles)}
+        if resource_access:
+            claims["resource_access"] = resource_access
+        claims["scope"] = session.scope
+        claims.update(user.profile_claims())
+        return claims
 
-    def _token_body(self, user: User, session: Session, now: int) -> dict[str, Any]:
-        access_token = self.keys.sign(self.access_claims(user, session, now))
-        refresh_claims = {
+    def _refresh_claims(self, user: User, session: Session, now: int) -> dict[str, Any]:
+        return {
             "exp": now + SESSION_IDLE_SECONDS, "iat": now, "jti": str(uuid.uuid4()), "iss": self.issuer,
             "aud": self.issuer, "sub": user.id, "typ": "Refresh", "azp": self.config.client_id,
             "sid": session.sid, "scope": session.scope,
         }
+
+    def _token_body(self, user: User, session: Session, now: int) -> dict[str, Any]:
+        access_token = self.keys.sign(self.access_claims(user, session, now), header_type=self._access_header_type)
         body: dict[str, Any] = {
             "access_token": access_token,
             "expires_in": self.config.access_token_lifespan,
             "refresh_expires_in": SESSION_IDLE_SECONDS,
-            "refresh_token": self.keys.sign(refresh_claims, self.keys.refresh),
-            "token_type": "Bearer",
+            "refresh_token": self.keys.sign(self._refresh_claims(user, session, now), self.keys.refresh),
+            "token_type": self._bearer,
         }
         if "openid" in session.scope.split():
             body["id_token"] = self.keys.sign(self._id_claims(user, session, now, access_token))
@@ -830,23 +1019,31 @@ class KeycloakRealm:
         token = form.get("refresh_token")
         if not token:
             raise OAuthError(400, "invalid_request", "Missing parameter: refresh_token")
-        claims, session = self._live_refresh_session(token, now)
-        user = self.users.by_id(session.user_id)
-        if user is None or not user.enabled:
+        claims = self._verified_refresh_token(token, now, check_expiration=True)
+        session = self.sessions.alive(claims.get("sid"), now)
+        user = self.users.by_id(session.user_id) if session is not None else None
+        if session is None or user is None or not user.enabled:
             raise OAuthError(400, "invalid_grant", "Session not active")
         self.sessions.extend(session, now)
         return user, session
 
-    def _live_refresh_session(self, token: str, now: float) -> tuple[dict[str, Any], Session]:
-        """A refresh token's claims and its live session, or the Keycloak error."""
+    def _verified_refresh_token(self, token: str, now: float, *, check_expiration: bool) -> dict[str, Any]:
+        """``TokenManager.verifyRefreshToken``: signature, type, issuer, expiry (only when
+        asked: the logout endpoint does not), then the client; Keycloak's error for each."""
         claims = self.keys.verify(token, refresh=True)
-        if (claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != self.issuer
-                or claims.get("azp") != self.config.client_id):
+        if claims is None or claims.get("typ") not in ("Refresh", "Offline"):
             raise OAuthError(400, "invalid_grant", "Invalid refresh token")
-        session = self.sessions.alive(claims.get("sid"), now)
-        if session is None or not self._is_valid(claims, now):
-            raise OAuthError(400, "invalid_grant", "Session not active")
-        return claims, session
+        if claims.get("iss") != self.issuer:
+            raise OAuthError(400, "invalid_grant",
+                             f"Invalid token issuer. Expected '{self.issuer}', but was '{claims.get('iss')}'")
+        if check_expiration:
+            exp = claims.get("exp", 0)
+            if not isinstance(exp, (int, float)) or (exp and now > exp):
+                raise OAuthError(400, "invalid_grant", "Token is not active")
+        if claims.get("azp") != self.config.client_id:
+            raise OAuthError(400, "invalid_grant",
+                             "Invalid refresh token. Token client and authorized client don't match")
+        return claims
 
     # Checks ---------------------------------------------------------------------------------
 
@@ -874,7 +1071,8 @@ class KeycloakRealm:
         if not authorization or authorization[:7].lower() != "bearer ":
             return None
         claims = self.keys.verify(authorization[7:].strip())
-        if claims is None or claims.get("typ") != "Bearer" or not self._is_valid(claims, now):
+        # TokenVerifier.TokenTypeCheck compares the type case-insensitively.
+        if claims is None or str(claims.get("typ", "")).lower() != "bearer" or not self._is_valid(claims, now):
             return None
         return claims
 
@@ -896,18 +1094,19 @@ class KeycloakRealm:
                      f'error_description="{description}"')
         return OAuthError(status, error, description, (("WWW-Authenticate", challenge),))
 
-    def _discovery_document(self) -> dict[str, Any]:
+    def _discovery_document(self, backend: str) -> dict[str, Any]:
+        """Keycloak's discovery document; ``backend`` is the back-channel endpoints' base."""
         oidc = self.oidc_url
         return {
             "issuer": self.issuer,
             "authorization_endpoint": f"{oidc}/auth",
-            "token_endpoint": f"{oidc}/token",
-            "introspection_endpoint": f"{oidc}/token/introspect",
-            "userinfo_endpoint": f"{oidc}/userinfo",
+            "token_endpoint": f"{backend}/token",
+            "introspection_endpoint": f"{backend}/token/introspect",
+            "userinfo_endpoint": f"{backend}/userinfo",
             "end_session_endpoint": f"{oidc}/logout",
             "frontchannel_logout_session_supported": True,
             "frontchannel_logout_supported": True,
-            "jwks_uri": f"{oidc}/certs",
+            "jwks_uri": f"{backend}/certs",
             "check_session_iframe": f"{oidc}/login-status-iframe.html",
             "grant_types_supported": [
                 "authorization_code", "client_credentials", "implicit", "password", "refresh_token",
@@ -930,7 +1129,7 @@ class KeycloakRealm:
             "response_modes_supported": [
                 "query", "fragment", "form_post", "query.jwt", "fragment.jwt", "form_post.jwt", "jwt",
             ],
-            "registration_endpoint": f"{self.issuer}/clients-registrations/openid-connect",
+            "registration_endpoint": f"{backend.rsplit('/protocol/', 1)[0]}/clients-registrations/openid-connect",
             "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": list(KEYCLOAK_SIGNING_ALGORITHMS),
             "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
@@ -1041,6 +1240,14 @@ class Application:
             return Response(500, HTML_SERVER_ERROR, "text/html")
         if fault.kind == "huge":
             return Response(200, huge_body())
+        if fault.kind == "introspection_failure":
+            return Response.json(400, FAILED_INTROSPECTION)
+        if fault.kind == "introspection_without_iss":
+            # Not Keycloak (it always sends iss): another RFC 7662 server, for which iss is optional.
+            normal = self._call(route, request)
+            answer = json.loads(normal.body)
+            answer.pop("iss", None)
+            return Response.json(normal.status, answer)
         normal = self._call(route, request)  # "truncated": the real answer, cut in half
         return replace(normal, body=normal.body[: len(normal.body) // 2])
 
@@ -1048,8 +1255,11 @@ class Application:
         """Shutdown: release hanging requests."""
         self.faults.close()
 
-    @staticmethod
-    def _call(route: Route, request: Request) -> Response:
+    def _call(self, route: Route, request: Request) -> Response:
+        if route.name in SSL_CHECKED_ENDPOINTS:
+            refusal = self.realm.ssl_refusal(request.client_host)
+            if refusal is not None:
+                return refusal
         try:
             return route.handler(request)
         except OAuthError as error:
@@ -1087,6 +1297,8 @@ class Application:
             raise AdminError(f"endpoint must be one of {', '.join(ENDPOINTS)} or *")
         if kind not in FAULTS:
             raise AdminError(f"fault must be one of {', '.join(FAULTS)}")
+        if kind in INTROSPECTION_FAULTS and endpoint != "introspect":
+            raise AdminError(f"{kind} is a fault of the introspect endpoint only")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise AdminError("seconds must be a non-negative number")
         self.faults.set(endpoint, Fault(kind, float(seconds)))
@@ -1100,7 +1312,8 @@ class Application:
         user, claims, header = payload.get("user", "abdullah"), payload.get("claims", {}), payload.get("header", {})
         if not isinstance(user, str) or not isinstance(claims, dict) or not isinstance(header, dict):
             raise AdminError("user must be a string; claims and header must be objects")
-        return {"token": self.realm.mint(user, claims, header, payload.get("key", "current"))}
+        return {"token": self.realm.mint(user, claims, header, payload.get("key", "current"),
+                                         payload.get("kind", "access"))}
 
 
 def _is_loopback(host: str) -> bool:

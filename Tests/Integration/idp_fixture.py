@@ -226,7 +226,8 @@ class IdentityProvider:
         return self.admin("rotate", {"drop_old": drop_old})["kid"]
 
     def fault(self, endpoint: str, fault: str, seconds: float = 30) -> None:
-        """Inject ``fault`` (hang, html, truncated, status500, huge, none) on an endpoint or ``*``."""
+        """Inject ``fault`` (hang, html, truncated, status500, huge, introspection_failure, none)
+        on an endpoint or ``*``."""
         self.admin("fault", {"endpoint": endpoint, "fault": fault, "seconds": seconds})
 
     def clear_faults(self) -> None:
@@ -240,9 +241,10 @@ class IdentityProvider:
         self.admin("stats/reset", {})
 
     def mint(self, user: str = USERNAME, claims: dict[str, Any] | None = None,
-             header: dict[str, Any] | None = None, key: str = "current") -> str:
-        """An access token with overrides (``None`` values delete); ``key`` is current or enc."""
-        body = {"user": user, "claims": claims or {}, "header": header or {}, "key": key}
+             header: dict[str, Any] | None = None, key: str = "current", kind: str = "access") -> str:
+        """A token with overrides (``None`` values delete); ``key`` is current or enc; ``kind``
+        is access, id or refresh."""
+        body = {"user": user, "claims": claims or {}, "header": header or {}, "key": key, "kind": kind}
         return self.admin("mint", body)["token"]
 
     def current_key(self) -> dict[str, Any]:

@@ -223,6 +223,8 @@ def test_compose_services(config):
     assert keycloak["command"] == ["start-dev", "--import-realm"]
     assert keycloak["environment"]["KC_HEALTH_ENABLED"] == "true"
     assert keycloak["environment"]["KC_HOSTNAME"] == "http://keycloak:8080"
+    # Keycloak 26.6 dev mode binds localhost only unless told otherwise.
+    assert keycloak["environment"]["KC_HTTP_HOST"] == "0.0.0.0"
     for name in ("KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD", "DEMO_USER_PASSWORD"):
         assert keycloak["environment"][name], name
     assert keycloak["ports"] == ["127.0.0.1:8080:8080/tcp"], "Keycloak only on the host's loopback"
@@ -272,15 +274,49 @@ def test_keycloak_entrypoint_exports_the_secret_and_runs_the_command(config, tmp
     script = (entrypoint[2].replace("$$", "$").replace(CLIENT_SECRET_PATH, str(secret))
               .replace("/opt/keycloak/bin/kc.sh", str(fake_kc)))
     command = config["services"]["keycloak"]["command"]
+    environment = {"PATH": os.environ["PATH"], "DEMO_USER_PASSWORD": "Test#123456"}
     result = subprocess.run(["bash", "-c", script, *entrypoint[3:], *command],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "s3cr3t-value|start-dev --import-realm"
 
     secret.unlink()
     result = subprocess.run(["bash", "-c", script, *entrypoint[3:], *command],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, env=environment)
     assert result.returncode != 0 and result.stdout == "", "a missing secret must stop the start"
+
+
+@pytest.mark.parametrize("name, secret, password", [
+    ("DEMO_USER_PASSWORD", "s3cr3t", None),
+    ("DEMO_USER_PASSWORD", "s3cr3t", ""),
+    ("DEMO_USER_PASSWORD", "s3cr3t", 'pa"ss'),
+    ("DEMO_USER_PASSWORD", "s3cr3t", "pa\\ss"),
+    ("DEMO_USER_PASSWORD", "s3cr3t", "pa\tss"),
+    ("KEYCLOAK_CLIENT_SECRET", 'se"cret', "Test#123456"),
+    ("KEYCLOAK_CLIENT_SECRET", "", "Test#123456"),
+])
+def test_keycloak_entrypoint_refuses_unset_or_json_unsafe_placeholder_values(config, tmp_path, name, secret, password):
+    """Keycloak puts realm-file placeholders into the raw JSON unescaped and leaves unset ones as
+    literal text (StringPropertyReplacer): the wrapper stops before kc.sh, naming the variable
+    but never printing its value."""
+    entrypoint = config["services"]["keycloak"]["entrypoint"]
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(secret + "\n")
+    fake_kc = tmp_path / "kc.sh"
+    fake_kc.write_text('#!/bin/bash\necho started\n')
+    fake_kc.chmod(0o755)
+    script = (entrypoint[2].replace("$$", "$").replace(CLIENT_SECRET_PATH, str(secret_file))
+              .replace("/opt/keycloak/bin/kc.sh", str(fake_kc)))
+    environment = {"PATH": os.environ["PATH"]}
+    if password is not None:
+        environment["DEMO_USER_PASSWORD"] = password
+    result = subprocess.run(["bash", "-c", script, *entrypoint[3:], "start-dev"],
+                            capture_output=True, text=True, timeout=30, env=environment)
+    assert result.returncode == 64 and result.stdout == "", result.stderr
+    assert name in result.stderr and "JSON-safe" in result.stderr
+    for value in (secret, password):
+        if value and len(value) > 3:
+            assert value not in result.stderr
 
 
 class _HealthEndpoint(http.server.BaseHTTPRequestHandler):
@@ -592,6 +628,16 @@ def test_realm_file():
     assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*\}", passwords[0]["value"])
     assert "user" in user["realmRoles"]
     assert "reader" in user["clientRoles"]["fastapi-keycloak"]
+    # Imported users get no default roles (DefaultExportImportManager.createUser: addUser(...,
+    # addDefaultRoles=false, ...)): the file must give default-roles-testing itself.
+    assert "default-roles-testing" in user["realmRoles"]
+    # Keycloak 26.6.2 introspection answers active:false unless the client is in aud, and
+    # Audience Resolve never adds the token's own client: an Audience mapper does.
+    mappers = [m for m in client.get("protocolMappers", []) if m["protocolMapper"] == "oidc-audience-mapper"]
+    assert len(mappers) == 1
+    assert mappers[0]["config"]["included.client.audience"] == "fastapi-keycloak"
+    assert mappers[0]["config"]["access.token.claim"] == "true"
+    assert mappers[0]["config"]["introspection.token.claim"] == "true"
 
 
 def test_realm_placeholders_are_provided_to_keycloak(config):

@@ -446,7 +446,10 @@ ATTACKS: list[Attack] = [
            why="Keycloak's userinfo accepts a token without exp; the provider decides there"),
     Attack("typ-ID", bearer(lambda ctx: ctx.mint(claims={"typ": "ID", "aud": "fastapi-keycloak"}))),
     Attack("typ-Refresh", bearer(lambda ctx: ctx.mint(claims={"typ": "Refresh"}))),
-    Attack("typ-lowercase-bearer", bearer(lambda ctx: ctx.mint(claims={"typ": "bearer"}))),
+    # "bearer" in lower case is Keycloak's client option and passes (test_keycloak_fidelity.py).
+    Attack("typ-logout", bearer(lambda ctx: ctx.mint(claims={"typ": "Logout"}))),
+    Attack("typ-bearer-padded", bearer(lambda ctx: ctx.mint(claims={"typ": "Bearer "}))),
+    Attack("id-token-without-typ", bearer(lambda ctx: ctx.mint(kind="id", claims={"typ": None, "aud": "account"}))),
     Attack("real-refresh-token", bearer(lambda ctx: provider_token(ctx, "refresh_token"))),
     Attack("real-id-token", bearer(lambda ctx: provider_token(ctx, "id_token"))),
     Attack("wrong-aud-and-azp", bearer(lambda ctx: ctx.mint(claims={"aud": "billing-api", "azp": "billing-api"})),

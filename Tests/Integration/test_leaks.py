@@ -202,8 +202,9 @@ def drive_every_kind_of_request(stack: Stack, idp) -> dict[str, int]:
             expect("refresh bad", session.post(url("/refresh"), data={"refresh_token": "not-a-token"}, timeout=timeout), 401)
             expect("logout", session.post(url("/logout"), data={"refresh_token": refreshed.json()["refresh_token"]},
                                           headers=bearer, timeout=timeout), 204)
-            expect("logout dead", session.post(url("/logout"), data={"refresh_token": tokens["refresh_token"]},
-                                               timeout=timeout), 401)
+            expect("logout again", session.post(url("/logout"), data={"refresh_token": tokens["refresh_token"]},
+                                                timeout=timeout), 204)
+            expect("logout forged", session.post(url("/logout"), data={"refresh_token": "x.y.z"}, timeout=timeout), 401)
             expect("root", session.get(url("/"), timeout=timeout), 200)
             expect("not found", session.get(url("/nowhere"), timeout=timeout), 404)
             expect("method", session.delete(url("/protected"), timeout=timeout), 405)

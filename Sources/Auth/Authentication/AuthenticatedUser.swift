@@ -36,18 +36,28 @@ public struct AuthenticatedUser: Sendable, Equatable {
         self.carriesIdentity = carriesIdentity
     }
 
-    /// The user a verified access token describes; `missingClaim` without a username or `sub`.
+    /// The user a verified access token describes; `missingClaim` without a username or `sub`,
+    /// `noIdentityClaims` when the token says nothing of its user at all (a Keycloak 26
+    /// lightweight access token has not even `sub`).
     init(claims: AccessTokenClaims) throws(AuthError) {
+        let carriesIdentity =
+            claims.preferredUsername != nil || claims.email != nil || claims.name != nil || claims.givenName != nil
+            || claims.familyName != nil || claims.realmAccess != nil || claims.resourceAccess != nil
         guard let username = claims.preferredUsername ?? claims.sub else {
-            throw AuthError(.missingClaim, "preferred_username and sub")
+            throw carriesIdentity
+                ? AuthError(.missingClaim, "preferred_username and sub")
+                : AuthError(.noIdentityClaims, Self.lightweightHint)
         }
         self.init(
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: Self.roles(realm: claims.realmAccess, clients: claims.resourceAccess),
             scopes: claims.scope.map { $0.split(separator: " ").map(String.init) } ?? [], sessionID: claims.sid,
-            carriesIdentity: claims.preferredUsername != nil || claims.email != nil || claims.name != nil
-                || claims.givenName != nil || claims.familyName != nil || claims.realmAccess != nil || claims.resourceAccess != nil)
+            carriesIdentity: carriesIdentity)
     }
+
+    /// The log context for a token without identity claims: what it is and what to do.
+    public static let lightweightHint =
+        "no sub, preferred_username, email, name or roles: a lightweight access token needs AUTH_VERIFY=introspect"
 
     /// Realm roles sorted, then client roles prefixed with their client id, sorted by client
     /// and role: Keycloak holds both in sets (`AccessToken.Access.roles` is a `Set<String>`),

@@ -14,8 +14,7 @@ struct ProtectedHandler: RequestHandler {
             user = try authenticator.authenticate(token, using: context.client, now: context.now)
             // A lightweight access token names no user: answering with nulls would hide why.
             guard user.carriesIdentity else {
-                throw AuthError(
-                    .noIdentityClaims, "no preferred_username, email, name or roles: a lightweight access token needs AUTH_VERIFY=introspect")
+                throw AuthError(.noIdentityClaims, AuthenticatedUser.lightweightHint)
             }
             try policy.check(user)
         } catch {
