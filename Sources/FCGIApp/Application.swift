@@ -1,6 +1,5 @@
 import Auth
 import FoundationEssentials
-import Glibc
 import Logging
 
 /// The composed service: configuration, the shared identity-provider state, the background

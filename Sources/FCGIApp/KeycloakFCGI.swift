@@ -1,9 +1,9 @@
 import ArgumentParser
 import Auth
 import FoundationEssentials
-import Glibc
 import Logging
 import Metrics
+import Platform
 import Prometheus
 
 /// The `keycloak-fcgi` executable: a FastCGI responder that puts Keycloak authentication in
@@ -26,19 +26,19 @@ struct KeycloakFCGI: ParsableCommand {
         // glibc gives each of up to 8 × cores threads its own heap arena; with 64 mostly idle
         // worker threads that is idle heap kept per arena. Four arenas held throughput
         // (docs/design.md, "Memory"). MALLOC_ARENA_MAX still wins if set.
-        if getenv("MALLOC_ARENA_MAX") == nil {
-            Self.limitMallocArenas(to: 4)
+        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil {
+            Memory.limitArenas(to: 4)
         }
 
         let configuration: AppConfiguration
         do {
             configuration = try AppConfiguration.load(environment: ProcessInfo.processInfo.environment, dotEnv: try readDotEnv())
         } catch let error as ConfigurationError {
-            Self.write(error.description, to: STDERR_FILENO)
+            StandardStream.error.writeLine(error.description)
             throw ExitCode(78)  // EX_CONFIG
         }
         if checkConfig {
-            Self.write((configuration.summary + ["configuration OK"]).joined(separator: "\n"), to: STDOUT_FILENO)
+            StandardStream.output.writeLine((configuration.summary + ["configuration OK"]).joined(separator: "\n"))
             return
         }
 
@@ -109,7 +109,7 @@ struct KeycloakFCGI: ParsableCommand {
     /// The `.env` file's values: `--env-file` must exist; the default `./.env` may be absent.
     private func readDotEnv() throws -> [String: String] {
         let path = envFile ?? ".env"
-        guard let text = AppConfiguration.readTextFile(path) else {
+        guard let text = Files.readText(path) else {
             if envFile != nil {
                 throw ConfigurationError(problems: [("--env-file", "cannot read \(path)")])
             }
@@ -122,21 +122,4 @@ struct KeycloakFCGI: ParsableCommand {
         }
     }
 
-    /// `mallopt(M_ARENA_MAX, count)`; <malloc.h> is not in Glibc's module map, so the
-    /// function is looked up by name (M_ARENA_MAX is -8 in glibc's malloc.h).
-    private static func limitMallocArenas(to count: Int32) {
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(-8, count)
-    }
-
-    private static func write(_ text: String, to descriptor: Int32) {
-        var bytes = Array((text + "\n").utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
-    }
 }

@@ -267,26 +267,6 @@ struct AppConfigurationTests {
         #expect(try load(environment).maximumConcurrentProviderCalls == 4)
     }
 
-    @Test("readTextFile reads files and /dev/null; refuses missing files, directories and files over 1 MiB")
-    func readTextFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kfc-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let secret = directory.appendingPathComponent("secret").path
-        try Data((Self.secret + "\n").utf8).write(to: URL(fileURLWithPath: secret))
-        #expect(AppConfiguration.readTextFile(secret) == Self.secret + "\n")
-        #expect(AppConfiguration.readTextFile("/dev/null") == "")
-        #expect(AppConfiguration.readTextFile(directory.appendingPathComponent("missing").path) == nil)
-        #expect(AppConfiguration.readTextFile(directory.path) == nil)  // a directory
-
-        let large = directory.appendingPathComponent("large").path
-        try Data(repeating: UInt8(ascii: "x"), count: (1 << 20) + 1).write(to: URL(fileURLWithPath: large))
-        #expect(AppConfiguration.readTextFile(large) == nil)
-        let limit = directory.appendingPathComponent("limit").path
-        try Data(repeating: UInt8(ascii: "x"), count: 1 << 20).write(to: URL(fileURLWithPath: limit))
-        #expect(AppConfiguration.readTextFile(limit)?.utf8.count == 1 << 20)
-    }
-
     @Test("the default reader loads KEYCLOAK_CLIENT_SECRET_FILE from disk")
     func secretFileFromDisk() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kfc-secret-\(UUID().uuidString)").path

@@ -1,4 +1,5 @@
 import CCurl
+import Platform
 
 /// Owns one libcurl easy handle: created in `init`, cleaned up in `deinit`.
 ///
@@ -45,8 +46,8 @@ final class CurlEasyHandle {
         try Curl.check(kfc_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "PROTOCOLS_STR")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "FOLLOWLOCATION")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
-        try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(limits.connectTimeout)), "CONNECTTIMEOUT_MS")
-        try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(limits.totalTimeout)), "TIMEOUT_MS")
+        try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.timeoutMilliseconds(limits.connectTimeout)), "CONNECTTIMEOUT_MS")
+        try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.timeoutMilliseconds(limits.totalTimeout)), "TIMEOUT_MS")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1), "TCP_NODELAY")
@@ -103,9 +104,10 @@ final class CurlEasyHandle {
         return IncomingResponse(status: status, contentType: contentType.map { String(cString: $0) }, body: sink.bytes)
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+
+    /// curl's timeouts in whole milliseconds, at least 1 (0 would mean "no timeout").
+    private static func timeoutMilliseconds(_ duration: Duration) -> Int {
+        max(1, Int(duration.milliseconds))
     }
 
     private static let writeCallback: kfc_curl_write_callback = { data, size, count, context in

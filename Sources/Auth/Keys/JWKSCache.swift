@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Platform
 
 /// The provider's signing keys, shared by every worker thread.
 ///
@@ -73,7 +74,7 @@ public final class JWKSCache: @unchecked Sendable {
         fetch: () throws(AuthError) -> JSONWebKeySet
     ) throws(AuthError) -> JSONWebKeySet.SigningKey {
         condition.lock()
-        let deadline = Date().addingTimeInterval(Self.seconds(maximumWait))
+        let deadline = Deadline.after(maximumWait)
         while true {
             if let key = keySet?[kid] {
                 condition.unlock()
@@ -177,10 +178,5 @@ public final class JWKSCache: @unchecked Sendable {
         if case .failure(let error) = result {
             throw error
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

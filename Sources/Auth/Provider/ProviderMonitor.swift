@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import Platform
 
 /// A background thread that brings the provider up and keeps its keys fresh: discovery at
 /// start-up, retried with exponential backoff until it succeeds (the responder serves in the
@@ -53,8 +54,7 @@ public final class ProviderMonitor: @unchecked Sendable {
     /// Asks the thread to stop and waits up to `timeout` for it (a call in flight ends at the
     /// provider timeout at the latest).
     public func stop(timeout: Duration) {
-        let (seconds, attoseconds) = timeout.components
-        let deadline = Date().addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+        let deadline = Deadline.after(timeout)
         condition.withLock {
             stopping = true
             condition.broadcast()
@@ -120,8 +120,7 @@ public final class ProviderMonitor: @unchecked Sendable {
 
     /// Sleeps for `duration` or until `stop` is called.
     private func sleep(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let deadline = Date().addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+        let deadline = Deadline.after(duration)
         condition.withLock {
             while !stopping {
                 if !condition.wait(until: deadline) { return }

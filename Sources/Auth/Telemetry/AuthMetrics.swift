@@ -1,4 +1,5 @@
 import Metrics
+import Platform
 
 /// The metrics the `Auth` module emits through swift-metrics (the application chooses the
 /// backend; keycloak-fcgi exports them in Prometheus format).
@@ -41,7 +42,7 @@ public enum AuthMetrics {
         ).increment()
         if let duration {
             Timer(label: "keycloak_fcgi_idp_request_duration_seconds", dimensions: [("issuer", issuer), ("endpoint", endpoint)])
-                .recordNanoseconds(nanoseconds(duration))
+                .recordNanoseconds(duration.nanoseconds)
         }
     }
 
@@ -63,10 +64,5 @@ public enum AuthMetrics {
 
     static func tokenCache(hit: Bool) {
         (hit ? cacheHits : cacheMisses).increment()
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -1,6 +1,6 @@
 import Auth
 import FoundationEssentials
-import Glibc
+import Platform
 import Logging
 
 /// The whole configuration, built once at start-up from the environment and `.env`
@@ -83,7 +83,7 @@ struct AppConfiguration: Sendable {
     static func load(
         environment: [String: String],
         dotEnv: [String: String] = [:],
-        readFile: (String) -> String? = AppConfiguration.readTextFile
+        readFile: (String) -> String? = { Files.readText($0) }
     ) throws(ConfigurationError) -> AppConfiguration {
         var reader = Reader(values: dotEnv.merging(environment) { _, environmentValue in environmentValue })
 
@@ -149,23 +149,6 @@ struct AppConfiguration: Sendable {
             logFormat: logFormat)
     }
 
-    /// A file's text (at most 1 MiB), or nil when it cannot be read. Works for pipes and
-    /// /dev/null too, which `String(contentsOfFile:)` refuses.
-    static func readTextFile(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 { return nil }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= 1 << 20 else { return nil }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 
     /// The configuration as `--check-config` prints it: one `KEY=value` per line, the secret
     /// redacted.

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Auth
 import Glibc
 import Logging
+import Platform
 import Synchronization
 
 /// The accept loop: `workers` threads, each with its own `FCGX_Request` and provider client,
@@ -43,8 +44,7 @@ final class FastCGIServer: Sendable {
     func stop(timeout: Duration) -> Bool {
         stopping.store(true, ordering: .sequentiallyConsistent)
         listener.value.shutdownAccepting()
-        let (seconds, attoseconds) = timeout.components
-        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.nanoseconds))
         return finished.wait(timeout: deadline) == .success
     }
 
@@ -116,7 +116,7 @@ final class FastCGIServer: Sendable {
             metadata["http.method"] = "\(method)"
             metadata["http.path"] = "\(path.prefix(256))"
             metadata["http.status"] = "\(response.status.code)"
-            metadata["http.duration_ms"] = "\(Self.milliseconds(duration))"
+            metadata["http.duration_ms"] = "\(duration.millisecondsText)"
             if !delivered { metadata["http.delivered"] = "false" }
             requestLogger.log(level: Self.logLevel(for: response.status.code), "request", metadata: metadata)
         }
@@ -129,15 +129,6 @@ final class FastCGIServer: Sendable {
         case 503: .warning
         default: .info
         }
-    }
-
-    /// Milliseconds with three decimals, without `String(format:)` (NSString formatting
-    /// showed up in profiles).
-    static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-        let fraction = String(microseconds % 1000)
-        return "\(microseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
     private static func makeRequestID() -> String {

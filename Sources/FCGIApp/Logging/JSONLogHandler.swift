@@ -1,4 +1,4 @@
-import Glibc
+import Platform
 import Logging
 
 /// swift-log handler writing one JSON object per line to stderr (`LOG_FORMAT=json`):
@@ -20,7 +20,7 @@ struct JSONLogHandler: LogHandler {
             merged.merge(extra) { _, new in new }
         }
         var members: [(String, JSONValue)] = [
-            ("time", .string(LogTimestamp.now())),
+            ("time", .string(WallClock.timestamp())),
             ("level", .string(event.level.rawValue)),
             ("label", .string(label)),
             ("message", .string(event.message.description)),
@@ -32,9 +32,7 @@ struct JSONLogHandler: LogHandler {
         }
         var line = JSONValue.object(members).serialized
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { bytes in
-            _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count)
-        }
+        StandardStream.error.write(line)
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> JSONValue {

@@ -1,4 +1,4 @@
-import Glibc
+import Platform
 import Logging
 
 /// swift-log handler for `LOG_FORMAT=text`: one line per event on stderr,
@@ -25,17 +25,14 @@ struct TextLogHandler: LogHandler {
         if let extra = event.metadata {
             merged.merge(extra) { _, new in new }
         }
-        var line = "\(LogTimestamp.now()) \(event.level.rawValue) \(label): \(Self.escaped("\(event.message)"))"
+        var line = "\(WallClock.timestamp()) \(event.level.rawValue) \(label): \(Self.escaped("\(event.message)"))"
         for key in merged.keys.sorted() {
             if let value = merged[key] {
                 line += " \(Self.escaped(key))=\(Self.escaped("\(value)"))"
             }
         }
         line += "\n"
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            _ = Glibc.write(STDERR_FILENO, buffer.baseAddress, buffer.count)
-        }
+        StandardStream.error.write(line)
     }
 }
 
@@ -54,20 +51,5 @@ extension TextLogHandler {
             }
         }
         return result
-    }
-}
-
-/// RFC 3339 UTC timestamps with milliseconds, computed without locale or time-zone files.
-enum LogTimestamp {
-    static func now() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let milliseconds = Int(now.tv_nsec / 1_000_000)
-        let fraction = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
     }
 }

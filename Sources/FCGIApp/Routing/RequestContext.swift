@@ -1,6 +1,5 @@
 import Auth
 import FoundationEssentials
-import Glibc
 import Logging
 
 /// What a handler gets besides the request: the worker thread's provider client, a logger

@@ -1,4 +1,5 @@
 import Metrics
+import Platform
 
 /// Per-request metrics: `keycloak_fcgi_http_requests_total{route,status}` and the latency
 /// histogram `keycloak_fcgi_http_request_duration_seconds{route}`.
@@ -33,7 +34,6 @@ final class RequestMetrics {
             handles[key] = handle
         }
         handle.counter.increment()
-        let (seconds, attoseconds) = duration.components
-        handle.timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        handle.timer.recordNanoseconds(duration.nanoseconds)
     }
 }

@@ -5,7 +5,7 @@ import Glibc
 /// `FCGX_Init` installs a SIGTERM handler that only sets a flag, so a plain `kill` would not
 /// stop the process. Instead the signals are blocked in every thread (block before any thread
 /// starts; threads inherit the mask) and the main thread takes them with `sigwait`.
-enum ShutdownSignals {
+public enum ShutdownSignals {
     private static var set: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
@@ -15,13 +15,13 @@ enum ShutdownSignals {
     }
 
     /// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later.
-    static func block() {
+    public static func block() {
         var mask = set
         pthread_sigmask(SIG_BLOCK, &mask, nil)
     }
 
     /// Waits for SIGTERM or SIGINT and returns its name.
-    static func wait() -> String {
+    public static func wait() -> String {
         var mask = set
         var signal: Int32 = 0
         while sigwait(&mask, &signal) != 0 {}

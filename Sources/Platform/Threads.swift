@@ -1,16 +1,24 @@
-import FoundationEssentials
 import Glibc
 
 /// A mutex with a condition variable (POSIX threads), used where Foundation's `NSCondition`
 /// would be: the package imports only FoundationEssentials, so the statically linked binary
 /// carries neither Foundation's Objective-C layer nor ICU (docs/design.md, "Memory").
+///
+/// Timed waits use the monotonic clock, so a change of the wall clock neither shortens nor
+/// stretches them.
 public final class Condition: @unchecked Sendable {
+    // @unchecked: the pthread objects are used only through pthread calls, which are
+    // thread-safe; the pointers themselves never change after `init`.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
     private let condition: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
 
     public init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)  // CLOCK_REALTIME, as `wait(until:)` takes a Date
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -34,11 +42,8 @@ public final class Condition: @unchecked Sendable {
     }
 
     /// Waits for a signal until `deadline`; false when the deadline passed. Call with the lock held.
-    public func wait(until deadline: Date) -> Bool {
-        let seconds = max(0, deadline.timeIntervalSince1970)
-        var time = timespec()
-        time.tv_sec = Int(seconds)
-        time.tv_nsec = Int((seconds - Double(time.tv_sec)) * 1_000_000_000)
+    public func wait(until deadline: Deadline) -> Bool {
+        var time = deadline.time
         return pthread_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
     }
 
@@ -54,6 +59,20 @@ public final class Condition: @unchecked Sendable {
         lock()
         defer { unlock() }
         return try body()
+    }
+}
+
+/// A point on the monotonic clock (`CLOCK_MONOTONIC`), for `Condition.wait(until:)`.
+public struct Deadline: Sendable {
+    fileprivate let time: timespec
+
+    /// `duration` from now.
+    public static func after(_ duration: Duration) -> Deadline {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanoseconds = Int64(now.tv_nsec) + max(0, duration.nanoseconds) % 1_000_000_000
+        let seconds = Int64(now.tv_sec) + max(0, duration.nanoseconds) / 1_000_000_000 + nanoseconds / 1_000_000_000
+        return Deadline(time: timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds % 1_000_000_000)))
     }
 }
 
@@ -73,12 +92,14 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     defer { pthread_attr_destroy(&attributes) }
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
     var thread = pthread_t()
-    let created = pthread_create(&thread, &attributes, { argument in
-        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-        nameCurrentThread(box.name)
-        box.body()
-        return nil
-    }, box)
+    let created = pthread_create(
+        &thread, &attributes,
+        { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            nameCurrentThread(box.name)
+            box.body()
+            return nil
+        }, box)
     precondition(created == 0, "pthread_create failed: \(created)")
 }
 
@@ -94,8 +115,8 @@ private func nameCurrentThread(_ name: String) {
 
 /// Sleeps the calling thread.
 public func sleepThread(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    var remaining = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    let nanoseconds = max(0, duration.nanoseconds)
+    var remaining = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
     while true {
         var requested = remaining
         guard nanosleep(&requested, &remaining) == -1, errno == EINTR else { return }
