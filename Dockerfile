@@ -29,11 +29,12 @@ WORKDIR /src
 COPY Package.swift Package.resolve[d] ./
 RUN swift package resolve
 
-# Tests/ is needed although nothing is tested here: SwiftPM refuses a manifest whose declared
-# targets (TestSupport, AuthTests, FCGIAppTests) have no directory. .dockerignore leaves out
-# Tests/Integration (Python).
+# Tests/ and Fuzz/Targets are needed although nothing is tested or fuzzed here: SwiftPM refuses
+# a manifest whose declared targets (TestSupport, the test targets, the fuzz executable) have no
+# directory. .dockerignore leaves out Tests/Integration (Python) and the fuzz corpus.
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Fuzz/Targets ./Fuzz/Targets
 
 # Static Swift standard library (and FoundationEssentials; the package does not use Foundation
 # or ICU): the binary needs only libfcgi, libcurl and libc/libstdc++ at run time, not the Swift

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds keycloak-fcgi with libFuzzer and AddressSanitizer (scratch path .build-fuzz) and runs
-# each fuzz target for SECONDS (default 60). Targets: token, form, fastcgi, provider
-# (Sources/FCGIApp/Fuzzing/FuzzDriver.swift). Seeds live in Fuzz/corpus/<target>/.
+# Builds the fuzz targets (keycloak-fcgi-fuzz, Fuzz/Targets/) with libFuzzer and AddressSanitizer
+# (scratch path .build-fuzz) and runs each for SECONDS (default 60). Targets: token, form,
+# fastcgi, provider (Fuzz/Targets/FuzzDriver.swift). Seeds live in Fuzz/corpus/<target>/.
+# `make test` only replays the corpus and Fuzz/regressions with a plain build (scripts/test.sh);
+# .ci/run fuzzes each target for 60 s after it.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]          # CI: 60 s each, corpus copied, repo untouched
 #   FUZZ_KEEP_CORPUS=1 scripts/fuzz.sh 600          # long runs: new inputs merged into Fuzz/corpus
@@ -24,12 +26,12 @@ fuzzer_lib=$(find "$runtime_dir" /opt/swift/usr/lib -name 'libclang_rt.fuzzer_no
 
 say "building the fuzzing binary (libFuzzer + ASan, .build-fuzz)"
 # -sanitize=fuzzer would link libFuzzer's own main, which clashes with the executable's entry
-# point; instead: coverage instrumentation + ASan, libFuzzer without main, and Entry.swift
-# calling LLVMFuzzerRunDriver.
-swift build --product keycloak-fcgi --scratch-path .build-fuzz \
+# point; instead: coverage instrumentation + ASan, libFuzzer without main, and the fuzz
+# executable's own main calling LLVMFuzzerRunDriver.
+swift build --product keycloak-fcgi-fuzz --scratch-path .build-fuzz \
     -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
     -Xswiftc -DKEYCLOAK_FCGI_FUZZING -Xlinker "$fuzzer_lib" -Xlinker -lstdc++
-binary="$(swift build --scratch-path .build-fuzz --show-bin-path)/keycloak-fcgi"
+binary="$(swift build --scratch-path .build-fuzz --show-bin-path)/keycloak-fcgi-fuzz"
 
 mkdir -p artifacts/fuzz
 status=0

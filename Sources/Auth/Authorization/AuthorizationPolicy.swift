@@ -35,7 +35,8 @@ public struct AuthorizationPolicy: Sendable, Equatable {
         }
     }
 
-    static func list(_ text: String?) -> [String] {
+    /// A list separated by commas or spaces, as in `AUTH_REQUIRED_ROLES` and nginx params.
+    public static func list(_ text: String?) -> [String] {
         (text ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
     }
 }

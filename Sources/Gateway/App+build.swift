@@ -1,0 +1,77 @@
+import Auth
+import Logging
+import Prometheus
+
+/// The composition root: builds the whole service from a configuration. Tests call it with a
+/// fake transport and drive `Application.Worker.respond(to:)` with plain request values.
+/// `metricsRegistry` is what `/metrics` exports; the executable bootstraps swift-metrics with it.
+package func buildApplication(
+    configuration: AppConfiguration,
+    logger: Logger = Logger(label: "keycloak-fcgi"),
+    metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    makeTransport: (@Sendable () throws(AuthError) -> any HTTPTransport)? = nil
+) -> Application {
+    let limits = configuration.provider.limits
+    let transportFactory: @Sendable () throws(AuthError) -> any HTTPTransport
+    if let makeTransport {
+        transportFactory = makeTransport
+    } else {
+        transportFactory = { () throws(AuthError) -> any HTTPTransport in try CurlTransport(limits: limits) }
+    }
+
+    let totalTimeout = limits.totalTimeout
+    let limiter = ProviderCallLimiter(capacity: configuration.maximumConcurrentProviderCalls)
+    func makeProvider(_ settings: ProviderSettings) -> IdentityProvider {
+        IdentityProvider(
+            settings: settings,
+            keys: JWKSCache(issuer: settings.label, minimumRefetchInterval: .seconds(10), maximumWait: totalTimeout + .seconds(1)),
+            limiter: limiter)
+    }
+    let provider = makeProvider(configuration.provider)
+    // Other realms: discovery and keys only (no client credentials are ever sent to them).
+    let extraProviders = configuration.extraIssuers.map { extra in
+        makeProvider(ProviderSettings(issuerCandidates: [extra.issuer], clientID: configuration.provider.clientID, clientSecret: Secret(""), limits: limits))
+    }
+    let monitors = ([provider] + extraProviders).map { provider in
+        ProviderMonitor(provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger, makeTransport: transportFactory)
+    }
+
+    let verifier = JWTVerifier(policy: configuration.policy)
+    let cacheSize = configuration.tokenCacheSize
+    let authenticator: any Authenticator =
+        switch configuration.verifyMode {
+        case .jwks:
+            LocalTokenAuthenticator(
+                verifier: verifier, provider: provider, cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil,
+                extraIssuers: zip(configuration.extraIssuers, extraProviders).map { extra, provider in
+                    var policy = configuration.policy
+                    policy.audiences = extra.audiences ?? policy.audiences
+                    return LocalTokenAuthenticator.TrustedIssuer(
+                        provider: provider, verifier: JWTVerifier(policy: policy), cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
+                })
+        case .userinfo:
+            UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes, audiences: configuration.policy.audiences)
+        case .introspect:
+            IntrospectionAuthenticator(
+                verifier: verifier, provider: provider,
+                cache: cacheSize > 0 && configuration.introspectionTTLSeconds > 0 ? TokenCache(capacity: cacheSize) : nil,
+                activeTTL: configuration.introspectionTTLSeconds)
+        }
+
+    var router = Router()
+    router.add("GET", "/", RootHandler())
+    router.add("POST", "/login", LoginHandler())
+    router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator, policy: configuration.authorization))
+    router.add("POST", "/refresh", RefreshHandler())
+    router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
+    router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization))
+    router.add("GET", "/healthz", HealthHandler())
+    router.add(
+        "GET", "/readyz", ReadinessHandler(provider: provider, extraIssuers: extraProviders, needsKeys: configuration.verifyMode == .jwks),
+        internalOnly: true)
+    router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
+
+    return Application(
+        configuration: configuration, provider: provider, extraProviders: extraProviders, monitors: monitors, router: router, logger: logger,
+        makeTransport: transportFactory)
+}

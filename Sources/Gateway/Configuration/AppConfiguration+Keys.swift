@@ -1,0 +1,167 @@
+import Auth
+import Logging
+
+extension AppConfiguration {
+    /// Every key, in the order of the README's configuration table (a test keeps the two equal;
+    /// `KEYCLOAK_FCGI_UPDATE_README=1 swift test --filter ConfigurationTable` rewrites the
+    /// README's table from this list). Keys are read in this order, so a key may rely on the
+    /// ones above it (`KEYCLOAK_ISSUER` on the server URL and realm, `KEYCLOAK_MAX_CONCURRENT_CALLS`
+    /// on `FCGI_WORKERS`).
+    static var keys: [ConfigurationKey] {
+        [
+            ConfigurationKey(
+                name: "KEYCLOAK_SERVER_URL", defaultText: "—",
+                meaning: #"Keycloak's base URL, with or without a trailing slash and with or without the `/auth` prefix of Keycloak ≤ 16 (both layouts are tried at discovery). Required unless `KEYCLOAK_ISSUER` is set."#,
+                read: { reader, _ in
+                    // Checked here; combined with the realm into the issuer by KEYCLOAK_ISSUER.
+                    guard reader.optional("KEYCLOAK_ISSUER") == nil, let text = reader.required("KEYCLOAK_SERVER_URL") else { return }
+                    _ = reader.httpURL(text, key: "KEYCLOAK_SERVER_URL")
+                },
+                show: { _ in nil }),
+            ConfigurationKey(
+                name: "KEYCLOAK_REALM", defaultText: "—",
+                meaning: #"realm name; issuer = `<server>/realms/<realm>`. Required unless `KEYCLOAK_ISSUER` is set."#,
+                read: { reader, _ in
+                    guard reader.optional("KEYCLOAK_ISSUER") == nil, let realm = reader.required("KEYCLOAK_REALM") else { return }
+                    if realm.contains("/") || realm.contains("?") || realm.contains("#") {
+                        reader.problem("KEYCLOAK_REALM", "must be a realm name, not a path")
+                    }
+                },
+                show: { _ in nil }),
+            ConfigurationKey(
+                name: "KEYCLOAK_CLIENT_ID", defaultText: "—",
+                meaning: #"the confidential client (`fastapi-keycloak` in the article)"#,
+                read: { reader, configuration in configuration.provider.clientID = reader.required("KEYCLOAK_CLIENT_ID") ?? "" },
+                show: { $0.provider.clientID }),
+            ConfigurationKey(
+                name: "KEYCLOAK_CLIENT_SECRET", defaultText: "—",
+                meaning: #"its secret (client_secret_post). Required unless `..._FILE` is set."#,
+                read: { reader, configuration in
+                    switch (reader.optional("KEYCLOAK_CLIENT_SECRET"), reader.optional("KEYCLOAK_CLIENT_SECRET_FILE")) {
+                    case (.some(let value), nil): configuration.provider.clientSecret = Secret(value)
+                    case (nil, nil): reader.problem("KEYCLOAK_CLIENT_SECRET", "missing (or set KEYCLOAK_CLIENT_SECRET_FILE)")
+                    default: break  // KEYCLOAK_CLIENT_SECRET_FILE's row
+                    }
+                },
+                show: { "\($0.provider.clientSecret)" }),
+            ConfigurationKey(
+                name: "KEYCLOAK_CLIENT_SECRET_FILE", defaultText: "—",
+                meaning: #"read the secret from this file instead (Docker secrets); trailing newline ignored"#,
+                read: { reader, configuration in
+                    guard let path = reader.optional("KEYCLOAK_CLIENT_SECRET_FILE") else { return }
+                    guard reader.optional("KEYCLOAK_CLIENT_SECRET") == nil else {
+                        reader.problem(
+                            "KEYCLOAK_CLIENT_SECRET_FILE", "set either KEYCLOAK_CLIENT_SECRET or KEYCLOAK_CLIENT_SECRET_FILE, not both")
+                        return
+                    }
+                    guard let contents = reader.readFile(path) else {
+                        reader.problem("KEYCLOAK_CLIENT_SECRET_FILE", "cannot read \(path)")
+                        return
+                    }
+                    let value = contents.trimmingNewlines
+                    guard !value.isEmpty else {
+                        reader.problem("KEYCLOAK_CLIENT_SECRET_FILE", "\(path) is empty")
+                        return
+                    }
+                    configuration.provider.clientSecret = Secret(value)
+                },
+                show: { _ in nil }),
+            ConfigurationKey(
+                name: "KEYCLOAK_ISSUER", defaultText: "derived",
+                meaning: #"the full issuer URL, for OIDC servers with another layout; discovery at `<issuer>/.well-known/openid-configuration`"#,
+                read: { reader, configuration in configuration.provider.issuerCandidates = Self.issuerCandidates(&reader) },
+                show: { $0.provider.issuerCandidates.joined(separator: " | ") }),
+            ConfigurationKey(
+                name: "KEYCLOAK_DISCOVERY_URL", defaultText: "derived",
+                meaning: #"fetch discovery here instead: for Keycloak with hostname v2 and `hostname-backchannel-dynamic`, where tokens carry the public issuer (`KEYCLOAK_ISSUER`) but this service reaches Keycloak at an internal URL; the document's `issuer` must still equal the configured issuer, and its back-channel endpoints (token, JWKS, userinfo, introspection) are used"#,
+                read: { reader, configuration in
+                    configuration.provider.discoveryURL = reader.optional("KEYCLOAK_DISCOVERY_URL").flatMap {
+                        reader.httpURL($0, key: "KEYCLOAK_DISCOVERY_URL")
+                    }
+                },
+                show: { $0.provider.discoveryURL ?? "(derived from the issuer)" }),
+            .duration(
+                "KEYCLOAK_CONNECT_TIMEOUT_SECONDS", default: 3, range: 0.01...300, \.provider.limits.connectTimeout,
+                #"connect timeout for calls to the provider"#),
+            .duration(
+                "KEYCLOAK_TIMEOUT_SECONDS", default: 10, range: 0.01...600, \.provider.limits.totalTimeout,
+                #"total timeout for one call to the provider"#),
+            ConfigurationKey(
+                name: "KEYCLOAK_CA_FILE", defaultText: "system store",
+                meaning: #"PEM bundle to trust for an `https` provider"#,
+                read: { reader, configuration in
+                    let path = reader.optional("KEYCLOAK_CA_FILE")
+                    if let path, reader.readFile(path) == nil {
+                        reader.problem("KEYCLOAK_CA_FILE", "cannot read \(path)")
+                    }
+                    configuration.provider.limits.caFile = path
+                },
+                show: { $0.provider.limits.caFile ?? "(system trust store)" }),
+            ConfigurationKey(
+                name: "FCGI_LISTEN", defaultText: "`127.0.0.1:9000`",
+                meaning: #"`unix:/path/to.sock`, `host:port` (IPv4), or `systemd` (the socket from systemd socket activation, fd 3)"#,
+                read: { reader, configuration in
+                    guard let text = reader.optional("FCGI_LISTEN") else { return }
+                    guard let address = ListenAddress(text) else {
+                        reader.problem("FCGI_LISTEN", "must be unix:/absolute/path (no ':'), host:port or systemd")
+                        return
+                    }
+                    configuration.listen = address
+                    // sd_listen_fds(3): systemd says which process its sockets are for, and how many.
+                    configuration.systemdSockets = SystemdSockets(
+                        pid: reader.values["LISTEN_PID"].flatMap(Int32.init), count: reader.values["LISTEN_FDS"].flatMap(Int.init))
+                },
+                show: { "\($0.listen)" }),
+            ConfigurationKey(
+                name: "FCGI_SOCKET_MODE", defaultText: "`660`",
+                meaning: #"permissions of a unix socket (nginx's user needs write access)"#,
+                read: { reader, configuration in configuration.socketMode = reader.octal("FCGI_SOCKET_MODE", default: 0o660) },
+                show: { String($0.socketMode, radix: 8) }),
+            .integer("FCGI_WORKERS", default: 64, range: 1...1024, \.workers, #"worker threads, each with its own FastCGI request and curl handle; at least the number of requests nginx sends at once under load, so none waits in the backlog (docs/design.md)"#),
+            ConfigurationKey(
+                name: "KEYCLOAK_MAX_CONCURRENT_CALLS", defaultText: "workers − max(2, workers/4)",
+                meaning: #"worker threads that may wait on the provider at once; beyond that `/login` answers 503 at once, so `/protected` always has threads"#,
+                read: { reader, configuration in
+                    let workers = configuration.workers
+                    let calls = reader.integer(
+                        "KEYCLOAK_MAX_CONCURRENT_CALLS", default: max(1, workers - max(2, workers / 4)), range: 1...1024)
+                    if calls > workers {
+                        reader.problem("KEYCLOAK_MAX_CONCURRENT_CALLS", "must not exceed FCGI_WORKERS (\(workers))")
+                    }
+                    configuration.maximumConcurrentProviderCalls = calls
+                },
+                show: { "\($0.maximumConcurrentProviderCalls)" }),
+            .integer("FCGI_BACKLOG", default: 1024, range: 1...65535, \.backlog, #"listen backlog"#),
+            .integer("MAX_BODY_BYTES", default: 65536, range: 1024...(16 << 20), \.maximumBodyBytes, #"largest request body (nginx's `client_max_body_size` should match)"#),
+            .choice("AUTH_VERIFY", default: VerifyMode.jwks, \.verifyMode, #"`jwks`: verify the JWT locally with the provider's cached keys; `userinfo`: the seed's call to the userinfo endpoint on every request; `introspect`: RFC 7662 introspection at the provider (revocation and logout take effect within the TTL below)"#),
+            .integer("AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000, \.tokenCacheSize, #"verdicts kept (jwks: verified tokens until `exp` + skew, evicted when their key leaves the JWKS; introspect: answers within the TTL); `0` turns the cache off"#),
+            .seconds(
+                "AUTH_INTROSPECTION_TTL_SECONDS", default: 10, range: 0...3600, \.introspectionTTLSeconds,
+                #"longest an active introspection answer is reused (never past `exp`); inactive answers are reused for 2 s at most; `0` asks every time"#),
+            .list("AUTH_REQUIRED_ROLES", \.authorization.requiredRoles, #"roles `/protected` (and `/auth` when nginx passes none) requires, all of them: `name` for a realm role, `client:name` for a client role"#),
+            .list("AUTH_REQUIRED_SCOPES", \.authorization.requiredScopes, #"scopes required in the token's `scope`, all of them"#),
+            .list("AUTH_AUDIENCE", \.policy.audiences, #"optional list (commas/spaces); a token passes when one is in `aud` or equals `azp`. Unset: no audience check"#),
+            ConfigurationKey(
+                name: "AUTH_EXTRA_ISSUERS", defaultText: "—",
+                meaning: #"other realms (issuers) whose tokens `/protected` and `/auth` accept, jwks mode only: a list of `issuer` or `issuer=audience` (that realm's audience instead of `AUTH_AUDIENCE`). Each has its own discovery, keys, refetch budget and cache; the token's `iss` picks the realm before any key lookup. `/login`, `/refresh`, `/logout` stay with the primary realm"#,
+                read: { reader, configuration in configuration.extraIssuers = Self.extraIssuers(&reader, configuration) },
+                show: { configuration in
+                    configuration.extraIssuers.map { $0.issuer + ($0.audiences.map { "=" + $0.joined(separator: "|") } ?? "") }
+                        .joined(separator: ",")
+                }),
+            .boolean("AUTH_REQUIRE_AT_JWT", default: false, \.policy.requiresAccessTokenHeaderType, #"`true` when the provider marks access tokens with the RFC 9068 header `typ: at+jwt` (Keycloak's client option "Use at+jwt as access token header type"): tokens without it are refused"#),
+            .seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600, \.policy.clockSkewSeconds, #"tolerance for `exp` and `nbf`"#),
+            .duration(
+                "AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400, \.jwksRefreshInterval, #"how often the signing keys are refetched in the background"#),
+            ConfigurationKey(
+                name: "LOG_LEVEL", defaultText: "`info`",
+                meaning: #"`trace` … `critical`"#,
+                read: { reader, configuration in configuration.logLevel = reader.choice("LOG_LEVEL", default: Logger.Level.info) },
+                show: { "\($0.logLevel)" }),
+            .choice("LOG_FORMAT", default: LogFormat.text, \.logFormat, #"`text` (swift-log's stream format) or `json` (one JSON object per line)"#),
+            .integer(
+                "MALLOC_ARENA_MAX", default: 4, range: 1...64, \.mallocArenas,
+                #"glibc's malloc arenas: each keeps its own free memory, and glibc would give up to 8 × cores to the worker threads (docs/design.md, "Memory")"#),
+        ]
+    }
+}

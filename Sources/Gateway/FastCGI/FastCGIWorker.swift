@@ -1,0 +1,81 @@
+import Auth
+import FoundationEssentials
+import Logging
+
+/// One worker's FastCGI side: its libfcgi request, its application worker (provider client,
+/// metrics) and the record guard's buffer. The one path that serves a request, used by the
+/// server's worker threads and by the `fastcgi` fuzz target alike:
+/// record guard → libfcgi accept → read → route → write → finish → count → log.
+package final class FastCGIWorker {
+    private let application: Application
+    private let request: FastCGIRequest
+    private let worker: Application.Worker
+    /// The record guard's peek buffer, reused for every request (a 4 KiB buffer per request
+    /// showed up in profiles).
+    private var scratch = [UInt8](repeating: 0, count: 4096)
+
+    package init(application: Application) throws {
+        self.application = application
+        self.request = try FastCGIRequest()
+        self.worker = try application.makeWorker()
+    }
+
+    /// Whether a connection is held (nginx may keep it for further requests).
+    package var hasConnection: Bool { request.connectionDescriptor >= 0 }
+
+    /// Takes over an accepted connection.
+    package func adopt(_ connection: Int32) {
+        request.adopt(connection)
+    }
+
+    /// Closes the held connection, if any.
+    package func closeConnection() {
+        request.closeConnection()
+    }
+
+    /// Waits for the next request on the held connection and serves it. False when there was
+    /// none to serve: the peer closed the connection, its records were malformed (logged), the
+    /// server is stopping, or libfcgi refused the stream; the connection is closed then.
+    @discardableResult
+    package func serveNextRequest(isStopping: () -> Bool) -> Bool {
+        switch FastCGIRecordGuard.inspect(request.connectionDescriptor, scratch: &scratch, isStopping: isStopping) {
+        case .valid:
+            break
+        case .closed, .stopping:
+            request.closeConnection()
+            return false
+        case .invalid(let reason):
+            application.logger.warning("closing a FastCGI connection with a malformed request", metadata: ["fcgi.reason": "\(reason)"])
+            request.closeConnection()
+            return false
+        }
+        guard request.accept() else {
+            return false  // libfcgi rejected the stream and closed the connection
+        }
+        let started = ContinuousClock.now
+        let requestID = request.requestID ?? RequestLog.makeRequestID()
+        var logger = application.logger
+        logger[metadataKey: "request.id"] = "\(requestID)"
+
+        let maximumBody = application.configuration.maximumBodyBytes
+        var log = RequestLog()
+        let response: HTTPResponse
+        switch request.readHTTPRequest(maximumBodyBytes: maximumBody) {
+        case .request(let incoming):
+            log.method = incoming.method
+            log.path = incoming.path
+            response = worker.respond(to: incoming, logger: logger)
+        case .bodyTooLarge:
+            log.method = request.parameter("REQUEST_METHOD") ?? "?"
+            log.path = request.parameter("DOCUMENT_URI") ?? "?"
+            response = HTTPResponse(error: .bodyTooLarge(limit: maximumBody))
+        }
+        log.delivered = request.write(response, extraHeaders: [("X-Request-ID", requestID)])
+        request.finish()
+        log.duration = ContinuousClock.now - started
+        log.response = response
+        worker.metrics.record(route: application.router.routeLabel(for: log.path), status: response.status.code, duration: log.duration)
+        log.write(to: logger)
+        return true
+    }
+}
