@@ -50,7 +50,7 @@ package func buildApplication(
                         provider: provider, verifier: JWTVerifier(policy: policy), cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
                 })
         case .userinfo:
-            UserinfoAuthenticator(maximumTokenBytes: configuration.policy.maximumTokenBytes, audiences: configuration.policy.audiences)
+            UserinfoAuthenticator(policy: configuration.policy)
         case .introspect:
             IntrospectionAuthenticator(
                 verifier: verifier, provider: provider,

@@ -14,7 +14,10 @@ struct AuthGateHandlerTests {
     }
 
     func gate(_ app: AppHarness, _ authorization: String?, roles: String? = nil, scopes: String? = nil) -> HTTPResponse {
-        app.send(HTTPRequest(method: "GET", path: "/auth", authorization: authorization, requiredRoles: roles, requiredScopes: scopes))
+        var parameters: [String: String] = [:]
+        parameters["AUTH_REQUIRED_ROLES"] = roles
+        parameters["AUTH_REQUIRED_SCOPES"] = scopes
+        return app.send(HTTPRequest(method: "GET", path: "/auth", authorization: authorization, parameters: parameters))
     }
 
     @Test("a valid token: 204, the identity in X-Auth-* headers, no body", arguments: ["jwks", "introspect", "userinfo"])

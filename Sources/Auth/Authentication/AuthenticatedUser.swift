@@ -51,7 +51,7 @@ public struct AuthenticatedUser: Sendable, Equatable {
         self.init(
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: Self.roles(realm: claims.realmAccess, clients: claims.resourceAccess),
-            scopes: claims.scope.map { $0.split(separator: " ").map(String.init) } ?? [], sessionID: claims.sid,
+            scopes: claims.scopes, sessionID: claims.sid,
             carriesIdentity: carriesIdentity)
     }
 

@@ -28,23 +28,8 @@ public struct IntrospectionAuthenticator: Authenticator {
         self.inactiveTTL = min(inactiveTTL, activeTTL)
     }
 
-    public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
-        do {
-            return try check(token, using: client, now: now)
-        } catch {
-            AuthMetrics.verificationFailure(error)
-            throw error
-        }
-    }
-
-    private func check(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
-        let bytes = token.utf8
-        guard bytes.count <= verifier.policy.maximumTokenBytes else {
-            throw AuthError(.tokenTooLarge, "\(bytes.count) bytes")
-        }
-        guard UserinfoAuthenticator.looksLikeCompactJWS(bytes) else {
-            throw AuthError(.malformedToken, "not a compact JWS")
-        }
+    public func verify(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+        try UnverifiedJWS.precheck(token, maximumBytes: verifier.policy.maximumTokenBytes)
         let discovery = try provider.discovery()
         let issuer = discovery.metadata.issuer
         let seconds = now.timeIntervalSince1970

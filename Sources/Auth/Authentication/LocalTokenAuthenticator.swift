@@ -48,31 +48,22 @@ public struct LocalTokenAuthenticator: Authenticator {
         self.extraIssuers = Dictionary(extraIssuers.map { ($0.provider.settings.label, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    public func authenticate(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
-        do {
-            return try check(token, using: client, now: now)
-        } catch {
-            AuthMetrics.verificationFailure(error)
-            throw error
-        }
-    }
-
-    private func check(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+    public func verify(_ token: String, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
         guard !extraIssuers.isEmpty, token.utf8.count <= primary.verifier.policy.maximumTokenBytes,
             let claimed = Self.claimedIssuer(of: token)
         else {
-            return try check(token, at: primary, using: client, now: now)
+            return try verify(token, at: primary, using: client, now: now)
         }
         if let extra = extraIssuers[claimed] {
-            return try check(token, at: extra, using: client.client(for: extra.provider), now: now)
+            return try verify(token, at: extra, using: client.client(for: extra.provider), now: now)
         }
         if let primaryIssuer = try? primary.provider.discovery().metadata.issuer, claimed != primaryIssuer {
             throw AuthError(.issuerMismatch, "iss \(claimed.prefix(200)) is not a trusted issuer")
         }
-        return try check(token, at: primary, using: client, now: now)
+        return try verify(token, at: primary, using: client, now: now)
     }
 
-    private func check(_ token: String, at issuer: TrustedIssuer, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+    private func verify(_ token: String, at issuer: TrustedIssuer, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
         let provider = issuer.provider
         let verifier = issuer.verifier
         // Until discovery succeeds every supported algorithm passes the allow-list, so
@@ -120,8 +111,6 @@ public struct LocalTokenAuthenticator: Authenticator {
     /// The `iss` a token claims, read without any check: it only chooses whose keys to try.
     static func claimedIssuer(of token: String) -> String? {
         struct Issuer: Decodable { let iss: String? }
-        let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard segments.count == 3, let payload = Base64URL.decode(ArraySlice(segments[1])) else { return nil }
-        return (try? JSONDecoder().decode(Issuer.self, from: Data(payload)))?.iss
+        return UnverifiedJWS.payload(of: token, as: Issuer.self)?.iss
     }
 }

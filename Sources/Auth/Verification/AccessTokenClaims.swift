@@ -41,6 +41,11 @@ public struct AccessTokenClaims: Decodable, Sendable, Equatable {
         case resourceAccess = "resource_access"
     }
 
+    /// `scope` split on spaces (RFC 6749 §3.3).
+    public var scopes: [String] {
+        scope.map { $0.split(separator: " ").map(String.init) } ?? []
+    }
+
     /// RFC 7519 §4.1.3: a single string or an array of strings.
     public struct Audience: Decodable, Sendable, Equatable {
         public let values: [String]

@@ -110,12 +110,6 @@ public struct JWTVerifier: Sendable {
             // §2: nonce, §3.1.3.6: at_hash); Keycloak 24+ no longer puts nonce in access tokens.
             throw AuthError(.wrongTokenType, "no typ, but \(claims.atHash != nil ? "at_hash" : "nonce"): an ID token")
         }
-        // RFC 7519 §4.1.3, OIDC Core §2 (azp): opt-in, and the client id may sit in azp.
-        if !policy.audiences.isEmpty {
-            let presented = (claims.aud?.values ?? []) + (claims.azp.map { [$0] } ?? [])
-            guard presented.contains(where: policy.audiences.contains) else {
-                throw AuthError(.audienceMismatch, "aud/azp \(presented.joined(separator: ",").prefix(200))")
-            }
-        }
+        try policy.checkAudience(aud: claims.aud, azp: claims.azp)
     }
 }

@@ -27,4 +27,14 @@ public struct VerificationPolicy: Sendable {
         self.maximumTokenBytes = maximumTokenBytes
         self.requiresAccessTokenHeaderType = requiresAccessTokenHeaderType
     }
+
+    /// RFC 7519 §4.1.3, OIDC Core §2 (azp): opt-in; when `audiences` is set, one of them must
+    /// be in `aud` or equal `azp` (Keycloak puts the client id in `azp`).
+    public func checkAudience(aud: AccessTokenClaims.Audience?, azp: String?) throws(AuthError) {
+        guard !audiences.isEmpty else { return }
+        let presented = (aud?.values ?? []) + (azp.map { [$0] } ?? [])
+        guard presented.contains(where: audiences.contains) else {
+            throw AuthError(.audienceMismatch, "aud/azp \(presented.joined(separator: ",").prefix(200))")
+        }
+    }
 }

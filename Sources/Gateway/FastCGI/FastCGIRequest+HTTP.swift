@@ -27,11 +27,10 @@ extension FastCGIRequest {
                 return .bodyTooLarge
             }
         }
-        return .request(HTTPRequest(
-            method: method, path: path, contentType: parameter("CONTENT_TYPE"),
-            authorization: parameter("HTTP_AUTHORIZATION"), body: body,
-            isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1",
-            requiredRoles: parameter("AUTH_REQUIRED_ROLES"), requiredScopes: parameter("AUTH_REQUIRED_SCOPES")))
+        return .request(
+            HTTPRequest(
+                method: method, path: path, contentType: parameter("CONTENT_TYPE"), authorization: parameter("HTTP_AUTHORIZATION"),
+                body: body, isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1", lookup: { [self] in parameter($0) }))
     }
 
     /// nginx's `$request_id` when it passes one (32 hex digits); anything odd is ignored.

@@ -1,5 +1,5 @@
 /// One request as the router sees it: plain values, no FastCGI types.
-package struct HTTPRequest: Sendable {
+package struct HTTPRequest {
     /// `REQUEST_METHOD`, upper case.
     var method: String
     /// `DOCUMENT_URI`: the decoded, normalized path nginx matched, without the query.
@@ -13,14 +13,22 @@ package struct HTTPRequest: Sendable {
     /// Whether the request came through nginx's internal listener (`KEYCLOAK_FCGI_INTERNAL=1`),
     /// which alone may reach `/readyz` and `/metrics`.
     var isInternal: Bool
-    /// nginx's per-location requirements for `/auth` (FastCGI params `AUTH_REQUIRED_ROLES`,
-    /// `AUTH_REQUIRED_SCOPES`; clients cannot set FastCGI params, only `HTTP_*` headers).
-    var requiredRoles: String?
-    var requiredScopes: String?
+    /// Looks up any other FastCGI parameter nginx set (read on demand: most requests need none).
+    private let lookup: (String) -> String?
 
+    /// A request with `parameters` standing for the other FastCGI parameters (tests, fuzzing).
     package init(
         method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = [],
-        isInternal: Bool = false, requiredRoles: String? = nil, requiredScopes: String? = nil
+        isInternal: Bool = false, parameters: [String: String] = [:]
+    ) {
+        self.init(
+            method: method, path: path, contentType: contentType, authorization: authorization, body: body, isInternal: isInternal,
+            lookup: { parameters[$0] })
+    }
+
+    init(
+        method: String, path: String, contentType: String?, authorization: String?, body: [UInt8], isInternal: Bool,
+        lookup: @escaping (String) -> String?
     ) {
         self.method = method
         self.path = path
@@ -28,8 +36,13 @@ package struct HTTPRequest: Sendable {
         self.authorization = authorization
         self.body = body
         self.isInternal = isInternal
-        self.requiredRoles = requiredRoles
-        self.requiredScopes = requiredScopes
+        self.lookup = lookup
+    }
+
+    /// A FastCGI parameter nginx set for this location, e.g. `/auth`'s per-location
+    /// `AUTH_REQUIRED_ROLES` (clients can only set `HTTP_*` parameters, so they cannot forge it).
+    func parameter(_ name: String) -> String? {
+        lookup(name)
     }
 
     /// The media type of `contentType`, lower-cased, without parameters.

@@ -12,26 +12,17 @@ struct AuthGateHandler: RequestHandler {
     let defaultPolicy: AuthorizationPolicy
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
-        let user: AuthenticatedUser
-        let policy =
-            request.requiredRoles == nil && request.requiredScopes == nil
-            ? defaultPolicy : AuthorizationPolicy(roles: request.requiredRoles, scopes: request.requiredScopes)
-        do {
-            let token = try BearerCredentials.token(fromAuthorization: request.authorization)
-            user = try authenticator.authenticate(token, using: context.client, now: context.now)
-            try policy.check(user)
-        } catch {
-            throw .auth(error)
-        }
+        let roles = request.parameter("AUTH_REQUIRED_ROLES")
+        let scopes = request.parameter("AUTH_REQUIRED_SCOPES")
+        let policy = roles == nil && scopes == nil ? defaultPolicy : AuthorizationPolicy(roles: roles, scopes: scopes)
+        let user = try context.authenticatedUser(of: request, with: authenticator, policy: policy)
         var headers: [(name: String, value: String)] = [("X-Auth-Username", Self.headerValue(user.username))]
         if let subject = user.subject { headers.append(("X-Auth-Subject", Self.headerValue(subject))) }
         if let email = user.email { headers.append(("X-Auth-Email", Self.headerValue(email))) }
         headers.append(("X-Auth-Roles", Self.headerValue(user.roles.joined(separator: ","))))
         headers.append(("Cache-Control", "no-store"))
         var response = HTTPResponse(status: .noContent, headers: headers)
-        if let subject = user.subject {
-            response.logMetadata["auth.sub"] = "\(subject)"
-        }
+        response.logSubject(of: user)
         return response
     }
 

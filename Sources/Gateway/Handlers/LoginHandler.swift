@@ -7,11 +7,8 @@ struct LoginHandler: RequestHandler {
         let fields = try FormFields.required(["username", "password"], from: request)
         let username = fields["username", default: ""]
         let password = fields["password", default: ""]
-        let tokens: TokenSet
-        do {
-            tokens = try context.client.passwordGrant(username: username, password: password)
-        } catch {
-            throw .auth(error)
+        let tokens = try HandlerError.authenticating { () throws(AuthError) in
+            try context.client.passwordGrant(username: username, password: password)
         }
         var response = HTTPResponse.tokens(tokens)
         response.logMetadata["auth.user"] = "\(username.prefix(64))"

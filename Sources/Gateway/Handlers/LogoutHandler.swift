@@ -20,26 +20,24 @@ struct LogoutHandler: RequestHandler {
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let refreshToken = try FormFields.required(["refresh_token"], from: request)["refresh_token", default: ""]
-        do throws(AuthError) {
+        try HandlerError.authenticating { () throws(AuthError) in
             if request.authorization != nil {
                 try checkBearer(of: request, belongsToSessionOf: refreshToken, context: context)
             }
             try context.client.logout(refreshToken: refreshToken)
-        } catch {
-            throw .auth(error)
         }
         return HTTPResponse(status: .noContent, headers: [("Cache-Control", "no-store")])
     }
 
     private func checkBearer(of request: HTTPRequest, belongsToSessionOf refreshToken: String, context: RequestContext) throws(AuthError) {
         let token = try BearerCredentials.token(fromAuthorization: request.authorization)
-        let refreshSession = UserinfoAuthenticator.unverifiedPayloadClaims(of: refreshToken)?.sid
+        let refreshSession = UnverifiedJWS.claims(of: refreshToken)?.sid
         let bearerSession: String?
         do {
             bearerSession = try authenticator.authenticate(token, using: context.client, now: context.now).sessionID
         } catch where error.code == .tokenRejectedByProvider {
             // Its session may have ended already (a repeated logout): only the same session passes.
-            let claimed = UserinfoAuthenticator.unverifiedPayloadClaims(of: token)?.sid
+            let claimed = UnverifiedJWS.claims(of: token)?.sid
             guard let claimed, claimed == refreshSession else { throw error }
             return
         }

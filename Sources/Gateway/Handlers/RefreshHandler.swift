@@ -5,10 +5,9 @@ import Auth
 struct RefreshHandler: RequestHandler {
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let fields = try FormFields.required(["refresh_token"], from: request)
-        do {
-            return .tokens(try context.client.refreshGrant(refreshToken: fields["refresh_token", default: ""]))
-        } catch {
-            throw .auth(error)
-        }
+        return .tokens(
+            try HandlerError.authenticating { () throws(AuthError) in
+                try context.client.refreshGrant(refreshToken: fields["refresh_token", default: ""])
+            })
     }
 }
