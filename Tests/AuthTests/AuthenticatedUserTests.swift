@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Auth
@@ -11,24 +12,15 @@ struct AuthenticatedUserTests {
 
     @Test("a Keycloak access token: identity, roles, scopes and session")
     func keycloakToken() throws {
-        let user = try Self.user(
-            """
-            {"sub":"0f1e2d3c","preferred_username":"abdullah","email":"abdullah@example.com","name":"Abdullah Alqahtani",\
-            "sid":"5a6b7c8d","scope":"openid email profile",\
-            "realm_access":{"roles":["offline_access","uma_authorization","default-roles-testing"]},\
-            "resource_access":{"zeta-api":{"roles":["z"]},"account":{"roles":["manage-account","view-profile"]},"app":{"roles":["editor"]}}}
-            """)
-        #expect(user.subject == "0f1e2d3c")
-        #expect(user.username == "abdullah")
-        #expect(user.email == "abdullah@example.com")
-        #expect(user.fullName == "Abdullah Alqahtani")
-        #expect(user.sessionID == "5a6b7c8d")
-        #expect(user.scopes == ["openid", "email", "profile"])
-        #expect(
-            user.roles == [
-                "default-roles-testing", "offline_access", "uma_authorization",
-                "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
-            ])
+        var claims = FixtureRealm.claims()
+        claims["resource_access"] = [
+            "zeta-api": ["roles": ["z"]], "account": ["roles": ["manage-account", "view-profile"]], "app": ["roles": ["editor"]],
+        ]
+        let user = try AuthenticatedUser(claims: JSONDecoder().decode(AccessTokenClaims.self, from: Data(JSON.bytes(claims))))
+        expectFixtureUser(user, roles: [
+            "default-roles-testing", "offline_access", "uma_authorization",
+            "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
+        ])
         #expect(user.carriesIdentity)
     }
 

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -7,13 +8,13 @@ import Testing
 /// answers from a value the test changes; every call is counted.
 @Suite("IntrospectionAuthenticator")
 struct IntrospectionAuthenticatorTests {
-    typealias P = ProviderFixture
-    static let now = VerifierFixture.now
-    static let seconds = VerifierFixture.now.timeIntervalSince1970
+    typealias P = FakeKeycloak
+    static let now = FixtureRealm.now
+    static let seconds = FixtureRealm.now.timeIntervalSince1970
 
     /// Keycloak's introspection answer for an access token with `claims`.
     static func active(_ changes: [String: Any?] = [:]) -> IncomingResponse {
-        var body = VerifierFixture.claims(changes)
+        var body = FixtureRealm.claims(changes)
         body["active"] = true
         body["client_id"] = P.clientID
         body["username"] = "abdullah"
@@ -82,16 +83,7 @@ struct IntrospectionAuthenticatorTests {
     func activeToken() throws {
         let realm = Realm()
         let user = try realm.authenticate(realm.authenticator(), "eyJh.eyJz.c2ln")
-        #expect(user.username == "abdullah")
-        #expect(user.subject == "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-        #expect(user.email == "abdullah@example.com")
-        #expect(user.fullName == "Abdullah Alqahtani")
-        #expect(user.sessionID == "5a6b7c8d")
-        #expect(user.scopes == ["openid", "email", "profile"])
-        #expect(
-            user.roles == [
-                "default-roles-testing", "offline_access", "uma_authorization", "account:manage-account", "account:view-profile",
-            ])
+        expectFixtureUser(user)
 
         let request = try #require(realm.transport.requests.only)
         #expect(request.method == .post)

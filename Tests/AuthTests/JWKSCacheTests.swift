@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -37,9 +38,9 @@ struct JWKSCacheTests {
             fetches.increment()
             return Self.keySet("old", "rsa-current")
         }
-        let token = TokenMinter.token(claims: VerifierFixture.claims(), kid: "rsa-current")
+        let token = TokenMinter.token(claims: FixtureRealm.claims(), kid: "rsa-current")
         let claims = try JWTVerifier(policy: VerificationPolicy()).verify(
-            token, now: VerifierFixture.now, issuer: VerifierFixture.issuer, allowedAlgorithms: [.rs256]
+            token, now: FixtureRealm.now, issuer: FixtureRealm.issuer, allowedAlgorithms: [.rs256]
         ) { kid throws(AuthError) in
             try cache.signingKey(for: kid, fetch: fetch)
         }

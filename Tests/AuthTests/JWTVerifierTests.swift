@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Crypto
 import CryptoExtras
 import Foundation
@@ -6,7 +7,7 @@ import Testing
 
 @Suite("JWTVerifier")
 struct JWTVerifierTests {
-    typealias F = VerifierFixture
+    typealias F = FixtureRealm
 
     /// One refused token and the error code it must produce.
     struct Refusal: Sendable, CustomTestStringConvertible {
@@ -194,8 +195,8 @@ struct JWTVerifierTests {
         arguments: [
             String(repeating: "a", count: 16 * 1024 + 1),
             "abc.def",
-            TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: VerifierFixture.claims()),
-            TokenMinter.unsigned(header: ["alg": "HS256", "kid": "rsa-current"], claims: VerifierFixture.claims()),
+            TokenMinter.unsigned(header: ["alg": "none", "kid": "rsa-current"], claims: FixtureRealm.claims()),
+            TokenMinter.unsigned(header: ["alg": "HS256", "kid": "rsa-current"], claims: FixtureRealm.claims()),
         ])
     func noKeyLookupForJunk(token: String) {
         var lookups = 0

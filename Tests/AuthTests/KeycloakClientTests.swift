@@ -1,10 +1,11 @@
 import Auth
+import TestSupport
 import Foundation
 import Testing
 
 @Suite("KeycloakClient")
 struct KeycloakClientTests {
-    typealias P = ProviderFixture
+    typealias P = FakeKeycloak
 
     private func client(_ transport: FakeTransport, provider: IdentityProvider = P.provider()) -> KeycloakClient {
         KeycloakClient(provider: provider, transport: transport)
@@ -32,11 +33,7 @@ struct KeycloakClientTests {
         #expect(tokens.scope == "openid email profile")
 
         let request = try #require(transport.requests.only)
-        #expect(request.method == .post)
-        #expect(request.url == P.tokenEndpoint)
-        #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
-        #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
-        let form = FormURLEncoding.decode(try #require(request.body))
+        let form = try expectFormPost(request, to: P.tokenEndpoint)
         #expect(form.map(\.0) == ["client_id", "client_secret", "grant_type", "username", "password", "scope"])
         #expect(
             Dictionary(form, uniquingKeysWith: { a, _ in a }) == [
@@ -74,6 +71,37 @@ struct KeycloakClientTests {
             self.outcome = .failure(error)
             self.expected = expected
         }
+    }
+
+    /// The form of a client_secret_post request to `url` (a POST, form-encoded, no Authorization).
+    private func expectFormPost(_ request: OutgoingRequest, to url: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> [(String, String)]
+    {
+        #expect(request.method == .post, sourceLocation: sourceLocation)
+        #expect(request.url == url, sourceLocation: sourceLocation)
+        #expect(
+            request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" },
+            sourceLocation: sourceLocation)
+        #expect(!request.headers.contains { $0.name.lowercased() == "authorization" }, sourceLocation: sourceLocation)
+        return FormURLEncoding.decode(try #require(request.body, sourceLocation: sourceLocation))
+    }
+
+    /// Runs `call` against a provider that answers `failure`: the expected code, nothing secret
+    /// (nor `token`) in the error, exactly one request sent.
+    private func expectFailure(
+        _ failure: Failure, hiding token: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+        _ call: (KeycloakClient) throws(AuthError) -> Void
+    ) {
+        let transport = FakeTransport { _ throws(AuthError) in
+            try failure.outcome.get()
+        }
+        let error = #expect(throws: AuthError.self, sourceLocation: sourceLocation) { try call(client(transport)) }
+        #expect(error?.code == failure.expected, sourceLocation: sourceLocation)
+        if let error {
+            expectNoSecrets(error, sourceLocation: sourceLocation)
+            if let token { #expect(!error.description.contains(token), sourceLocation: sourceLocation) }
+        }
+        #expect(transport.requests.count == 1, sourceLocation: sourceLocation)
     }
 
     static let grantFailures: [Failure] = [
@@ -126,15 +154,7 @@ struct KeycloakClientTests {
 
     @Test("passwordGrant maps provider failures", arguments: grantFailures)
     func passwordGrantFailure(_ failure: Failure) {
-        let transport = FakeTransport { _ throws(AuthError) in
-            try failure.outcome.get()
-        }
-        let error = #expect(throws: AuthError.self) {
-            try client(transport).passwordGrant(username: "abdullah", password: P.password)
-        }
-        #expect(error?.code == failure.expected)
-        if let error { expectNoSecrets(error) }
-        #expect(transport.requests.count == 1)
+        expectFailure(failure) { client throws(AuthError) in _ = try client.passwordGrant(username: "abdullah", password: P.password) }
     }
 
     @Test("passwordGrant before discovery is identityProviderUnavailable and sends nothing")
@@ -386,11 +406,7 @@ struct KeycloakClientTests {
         #expect(tokens.expiresIn == 300)
 
         let request = try #require(transport.requests.only)
-        #expect(request.method == .post)
-        #expect(request.url == P.tokenEndpoint)
-        #expect(request.headers.contains { $0.name.lowercased() == "content-type" && $0.value == "application/x-www-form-urlencoded" })
-        #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
-        let form = FormURLEncoding.decode(try #require(request.body))
+        let form = try expectFormPost(request, to: P.tokenEndpoint)
         #expect(form.map(\.0) == ["client_id", "client_secret", "grant_type", "refresh_token"])
         #expect(form.map(\.1) == [P.clientID, P.clientSecret, "refresh_token", Self.refreshToken])
     }
@@ -417,16 +433,9 @@ struct KeycloakClientTests {
 
     @Test("refreshGrant maps provider failures", arguments: refreshFailures)
     func refreshGrantFailure(_ failure: Failure) {
-        let transport = FakeTransport { _ throws(AuthError) in
-            try failure.outcome.get()
+        expectFailure(failure, hiding: Self.refreshToken) { client throws(AuthError) in
+            _ = try client.refreshGrant(refreshToken: Self.refreshToken)
         }
-        let error = #expect(throws: AuthError.self) { try client(transport).refreshGrant(refreshToken: Self.refreshToken) }
-        #expect(error?.code == failure.expected)
-        if let error {
-            expectNoSecrets(error)
-            #expect(!error.description.contains(Self.refreshToken))
-        }
-        #expect(transport.requests.count == 1)
     }
 
     @Test("refreshGrant before discovery sends nothing")
@@ -470,16 +479,7 @@ struct KeycloakClientTests {
             Failure("unreachable", throwing: AuthError(.identityProviderUnavailable, "logout: timed out"), .identityProviderUnavailable),
         ])
     func logoutFailure(_ failure: Failure) {
-        let transport = FakeTransport { _ throws(AuthError) in
-            try failure.outcome.get()
-        }
-        let error = #expect(throws: AuthError.self) { try client(transport).logout(refreshToken: Self.refreshToken) }
-        #expect(error?.code == failure.expected)
-        if let error {
-            expectNoSecrets(error)
-            #expect(!error.description.contains(Self.refreshToken))
-        }
-        #expect(transport.requests.count == 1)
+        expectFailure(failure, hiding: Self.refreshToken) { client throws(AuthError) in try client.logout(refreshToken: Self.refreshToken) }
     }
 
     @Test("logout without an end_session_endpoint in discovery fails clearly, without a call")

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import CryptoExtras
 import Dispatch
 import Foundation
@@ -10,8 +11,8 @@ import Testing
 /// `signatureInvalid`, so a token that still passes was not verified again.
 @Suite("LocalTokenAuthenticator")
 struct LocalTokenAuthenticatorTests {
-    typealias P = ProviderFixture
-    static let now = VerifierFixture.now
+    typealias P = FakeKeycloak
+    static let now = FixtureRealm.now
 
     static let published = JWK.set([JWK.rsa(SigningKeys.rsaCurrent, kid: "rsa-current", alg: "RS256")])
     /// Another key published under the same kid: no kid disappears, so nothing is evicted, but
@@ -71,7 +72,7 @@ struct LocalTokenAuthenticatorTests {
         let realm = Realm()
         let cache = TokenCache<AuthenticatedUser>(capacity: 64)
         let authenticator = realm.authenticator(cache: cache)
-        let user = try realm.authenticate(authenticator, VerifierFixture.validToken())
+        let user = try realm.authenticate(authenticator, FixtureRealm.validToken())
         #expect(user.username == "abdullah")
         #expect(user.sessionID == "5a6b7c8d")
         #expect(
@@ -87,7 +88,7 @@ struct LocalTokenAuthenticatorTests {
     func secondCallFromCache() throws {
         let realm = Realm()
         let authenticator = realm.authenticator()
-        let token = VerifierFixture.validToken()
+        let token = FixtureRealm.validToken()
         let first = try realm.authenticate(authenticator, token)
 
         try realm.publishAndRefresh(Self.swapped)
@@ -103,7 +104,7 @@ struct LocalTokenAuthenticatorTests {
     func noCache() throws {
         let realm = Realm()
         let authenticator = realm.authenticator(cache: nil)
-        let token = VerifierFixture.validToken()
+        let token = FixtureRealm.validToken()
         _ = try realm.authenticate(authenticator, token)
         try realm.publishAndRefresh(Self.swapped)
         let error = #expect(throws: AuthError.self) { try realm.authenticate(authenticator, token) }
@@ -115,8 +116,8 @@ struct LocalTokenAuthenticatorTests {
         let realm = Realm()
         let cache = TokenCache<AuthenticatedUser>(capacity: 64)
         let authenticator = realm.authenticator(cache: cache)
-        let token = VerifierFixture.validToken()
-        let other = VerifierFixture.validToken(["sub": "another-user", "preferred_username": "other"])
+        let token = FixtureRealm.validToken()
+        let other = FixtureRealm.validToken(["sub": "another-user", "preferred_username": "other"])
         _ = try realm.authenticate(authenticator, token)
         _ = try realm.authenticate(authenticator, other)
         #expect(cache.count == 2)
@@ -139,7 +140,7 @@ struct LocalTokenAuthenticatorTests {
         let realm = Realm()
         let cache = TokenCache<AuthenticatedUser>(capacity: 64)
         let authenticator = realm.authenticator(cache: cache)
-        _ = try realm.authenticate(authenticator, VerifierFixture.validToken())
+        _ = try realm.authenticate(authenticator, FixtureRealm.validToken())
         try realm.publishAndRefresh(
             JWK.set([
                 JWK.rsa(SigningKeys.rsaCurrent, kid: "rsa-current", alg: "RS256"),
@@ -155,7 +156,7 @@ struct LocalTokenAuthenticatorTests {
         let realm = Realm()
         let cache = TokenCache<AuthenticatedUser>(capacity: 64)
         let authenticator = realm.authenticator(cache: cache, skew: skew)
-        let token = VerifierFixture.validToken()  // exp = now + 300
+        let token = FixtureRealm.validToken()  // exp = now + 300
         _ = try realm.authenticate(authenticator, token)
         try realm.publishAndRefresh(Self.swapped)
 
@@ -170,7 +171,7 @@ struct LocalTokenAuthenticatorTests {
     func audienceNamespace() throws {
         let realm = Realm()
         let cache = TokenCache<AuthenticatedUser>(capacity: 64)
-        let token = VerifierFixture.validToken()  // aud account, azp fastapi-keycloak
+        let token = FixtureRealm.validToken()  // aud account, azp fastapi-keycloak
         _ = try realm.authenticate(realm.authenticator(cache: cache), token)
 
         let otherAPI = #expect(throws: AuthError.self) {
@@ -191,11 +192,11 @@ struct LocalTokenAuthenticatorTests {
     @Test(
         "refused tokens are not cached",
         arguments: [
-            ("expired", VerifierFixture.validToken(["exp": VerifierFixture.now.timeIntervalSince1970 - 60]), AuthError.Code.tokenExpired),
-            ("a refresh token", VerifierFixture.validToken(["typ": "Refresh"]), .wrongTokenType),
-            ("forged", TokenMinter.token(claims: VerifierFixture.claims(), signer: .rs256(SigningKeys.rsaOther)), .signatureInvalid),
-            ("no username or sub", VerifierFixture.validToken(["sub": nil, "preferred_username": nil]), .missingClaim),
-            ("over 16 KiB", VerifierFixture.validToken(["pad": String(repeating: "x", count: 17_000)]), .tokenTooLarge),
+            ("expired", FixtureRealm.validToken(["exp": FixtureRealm.now.timeIntervalSince1970 - 60]), AuthError.Code.tokenExpired),
+            ("a refresh token", FixtureRealm.validToken(["typ": "Refresh"]), .wrongTokenType),
+            ("forged", TokenMinter.token(claims: FixtureRealm.claims(), signer: .rs256(SigningKeys.rsaOther)), .signatureInvalid),
+            ("no username or sub", FixtureRealm.validToken(["sub": nil, "preferred_username": nil]), .missingClaim),
+            ("over 16 KiB", FixtureRealm.validToken(["pad": String(repeating: "x", count: 17_000)]), .tokenTooLarge),
         ])
     func refusalsNotCached(name: String, token: String, expected: AuthError.Code) throws {
         let realm = Realm()
@@ -216,7 +217,7 @@ struct LocalTokenAuthenticatorTests {
         let authenticator = LocalTokenAuthenticator(verifier: JWTVerifier(policy: VerificationPolicy()), provider: provider, cache: cache)
         let error = #expect(throws: AuthError.self) {
             try authenticator.authenticate(
-                VerifierFixture.validToken(), using: KeycloakClient(provider: provider, transport: transport), now: Self.now)
+                FixtureRealm.validToken(), using: KeycloakClient(provider: provider, transport: transport), now: Self.now)
         }
         #expect(error?.code == .identityProviderUnavailable)
         #expect(cache.count == 0)
@@ -224,7 +225,7 @@ struct LocalTokenAuthenticatorTests {
     }
 
     /// Distinct tokens signed by rsa-current, so that every authentication really verifies.
-    static let distinctTokens: [String] = (0..<64).map { VerifierFixture.validToken(["jti": "race-\($0)"]) }
+    static let distinctTokens: [String] = (0..<64).map { FixtureRealm.validToken(["jti": "race-\($0)"]) }
 
     final class Flag: Sendable {
         private let raised = Atomic(false)
@@ -242,7 +243,7 @@ struct LocalTokenAuthenticatorTests {
             let realm = Realm()
             let cache = TokenCache<AuthenticatedUser>(capacity: 4096)
             let authenticator = realm.authenticator(cache: cache)
-            _ = try realm.authenticate(authenticator, VerifierFixture.validToken())  // loads the keys
+            _ = try realm.authenticate(authenticator, FixtureRealm.validToken())  // loads the keys
             let provider = realm.provider
             let verified = Counter()
             let stop = Flag()
@@ -319,14 +320,14 @@ struct LocalTokenAuthenticatorTests {
         }
 
         static func tokenB(_ changes: [String: Any?] = [:], kid: String = "rsa-b", key: _RSA.Signing.PrivateKey = SigningKeys.rsaOther) -> String {
-            TokenMinter.token(claims: VerifierFixture.claims(["iss": issuerB].merging(changes) { $1 }), kid: kid, signer: .rs256(key))
+            TokenMinter.token(claims: FixtureRealm.claims(["iss": issuerB].merging(changes) { $1 }), kid: kid, signer: .rs256(key))
         }
     }
 
     @Test("several realms: a token of each realm passes, each checked with its own realm's keys")
     func twoRealmsAccept() {
         let realms = TwoRealms()
-        #expect(realms.refusal(VerifierFixture.validToken()) == nil)
+        #expect(realms.refusal(FixtureRealm.validToken()) == nil)
         #expect(realms.refusal(TwoRealms.tokenB()) == nil)
         #expect(realms.fetches(P.jwksURI) == 1)
         #expect(realms.fetches(TwoRealms.jwksB) == 1)
@@ -339,7 +340,7 @@ struct LocalTokenAuthenticatorTests {
             ("B's iss, signed by A's key under B's kid", TwoRealms.tokenB(kid: "rsa-b", key: SigningKeys.rsaCurrent), .signatureInvalid),
             (
                 "A's iss, signed by B's key under B's kid",
-                TokenMinter.token(claims: VerifierFixture.claims(), kid: "rsa-b", signer: .rs256(SigningKeys.rsaOther)), .unknownKeyID
+                TokenMinter.token(claims: FixtureRealm.claims(), kid: "rsa-b", signer: .rs256(SigningKeys.rsaOther)), .unknownKeyID
             ),
         ])
     func twoRealmsCrossSigned(name: String, token: String, expected: AuthError.Code) {
@@ -350,7 +351,7 @@ struct LocalTokenAuthenticatorTests {
     func twoRealmsUnknownIssuer() {
         let realms = TwoRealms()
         let token = TokenMinter.token(
-            claims: VerifierFixture.claims(["iss": "https://sso.example.com/realms/tenant-c"]), kid: "rsa-c", signer: .rs256(SigningKeys.rsaOther))
+            claims: FixtureRealm.claims(["iss": "https://sso.example.com/realms/tenant-c"]), kid: "rsa-c", signer: .rs256(SigningKeys.rsaOther))
         #expect(realms.refusal(token)?.code == .issuerMismatch)
         #expect(realms.transport.requests.isEmpty)
     }
@@ -360,13 +361,13 @@ struct LocalTokenAuthenticatorTests {
         let realms = TwoRealms(audiencesB: ["client-b"])
         #expect(realms.refusal(TwoRealms.tokenB())?.code == .audienceMismatch)
         #expect(realms.refusal(TwoRealms.tokenB(["azp": "client-b"])) == nil)
-        #expect(realms.refusal(VerifierFixture.validToken()) == nil, "realm A has no audience rule")
+        #expect(realms.refusal(FixtureRealm.validToken()) == nil, "realm A has no audience rule")
     }
 
     @Test("several realms: verdicts are cached per issuer")
     func twoRealmsCachePerIssuer() {
         let realms = TwoRealms()
-        _ = realms.refusal(VerifierFixture.validToken())
+        _ = realms.refusal(FixtureRealm.validToken())
         _ = realms.refusal(TwoRealms.tokenB())
         #expect(realms.authenticator.primary.cache?.count == 1)
         #expect(realms.authenticator.extraIssuers[TwoRealms.issuerB]?.cache?.count == 1)

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -6,7 +7,7 @@ import Testing
 
 @Suite("ProviderMonitor")
 struct ProviderMonitorTests {
-    typealias P = ProviderFixture
+    typealias P = FakeKeycloak
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Answers discovery and certs; `discoveryFailures` first discovery calls fail.
@@ -44,43 +45,38 @@ struct ProviderMonitorTests {
         return condition()
     }
 
-    @Test("discovers, records the metadata, then loads the keys")
-    func discoversAndLoads() {
+    /// A monitor of an undiscovered provider whose discovery fails `discoveryFailures` times first.
+    struct Monitored {
         let provider = P.provider(discovered: false)
         let discovery = Counter(), certs = Counter()
-        let monitor = ProviderMonitor(
-            provider: provider, refreshInterval: .seconds(300), logger: Self.quiet,
-            makeTransport: Self.makeTransport(discoveryCalls: discovery, certsCalls: certs))
-        monitor.start()
-        defer { monitor.stop(timeout: .seconds(2)) }
+        let monitor: ProviderMonitor
+
+        init(discoveryFailures: Int = 0) {
+            monitor = ProviderMonitor(
+                provider: provider, refreshInterval: .seconds(300), logger: ProviderMonitorTests.quiet,
+                makeTransport: ProviderMonitorTests.makeTransport(
+                    discoveryCalls: discovery, certsCalls: certs, discoveryFailures: discoveryFailures))
+        }
+    }
+
+    @Test("discovers (retrying with backoff until it succeeds), records the metadata, then loads the keys", arguments: [0, 2])
+    func discoversAndLoads(discoveryFailures: Int) {
+        let monitored = Monitored(discoveryFailures: discoveryFailures)
+        let provider = monitored.provider
+        monitored.monitor.start()
+        defer { monitored.monitor.stop(timeout: .seconds(2)) }
         #expect(Self.waitUntil { provider.keys.isLoaded })
         #expect(provider.isDiscovered)
         #expect((try? provider.metadata().issuer) == P.issuer)
         #expect(provider.keys.keyIDs == ["k1"])
-        #expect(discovery.value == 1)
-        #expect(certs.value == 1)
-    }
-
-    @Test("retries discovery with backoff until it succeeds")
-    func retriesDiscovery() {
-        let provider = P.provider(discovered: false)
-        let discovery = Counter(), certs = Counter()
-        let monitor = ProviderMonitor(
-            provider: provider, refreshInterval: .seconds(300), logger: Self.quiet,
-            makeTransport: Self.makeTransport(discoveryCalls: discovery, certsCalls: certs, discoveryFailures: 2))
-        monitor.start()
-        defer { monitor.stop(timeout: .seconds(2)) }
-        #expect(Self.waitUntil { provider.keys.isLoaded })
-        #expect(discovery.value == 3)
+        #expect(monitored.discovery.value == discoveryFailures + 1)
+        #expect(monitored.certs.value == 1)
     }
 
     @Test("stop wakes a monitor that is waiting for the next refresh")
     func stopWakes() {
-        let provider = P.provider(discovered: false)
-        let discovery = Counter(), certs = Counter()
-        let monitor = ProviderMonitor(
-            provider: provider, refreshInterval: .seconds(300), logger: Self.quiet,
-            makeTransport: Self.makeTransport(discoveryCalls: discovery, certsCalls: certs))
+        let monitored = Monitored()
+        let (provider, monitor, certs) = (monitored.provider, monitored.monitor, monitored.certs)
         monitor.start()
         #expect(Self.waitUntil { provider.keys.isLoaded })
         let started = Date()

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -23,12 +24,12 @@ struct AuthGateHandlerTests {
     @Test("a valid token: 204, the identity in X-Auth-* headers, no body", arguments: ["jwks", "introspect", "userinfo"])
     func allowed(mode: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
-        app.provider.answer(.introspect, with: FakeIdentityProvider.introspection(Self.roles))
-        let response = gate(app, "Bearer \(Tokens.token(Self.roles))")
+        app.provider.answer(.introspect, with: FakeKeycloak.introspection(Self.roles))
+        let response = gate(app, "Bearer \(FixtureRealm.validToken(Self.roles))")
         #expect(response.status == .noContent)
         #expect(response.body.isEmpty)
         #expect(response.header("X-Auth-Username") == "abdullah")
-        #expect(response.header("X-Auth-Subject") == "0f1e2d3c")
+        #expect(response.header("X-Auth-Subject") == FixtureRealm.subject)
         #expect(response.header("X-Auth-Email") == "abdullah@example.com")
         #expect(response.header("X-Auth-Roles") == "default-roles-testing,reader,account:view-profile,orders-api:write")
         #expect(response.header("Cache-Control") == "no-store")
@@ -38,7 +39,7 @@ struct AuthGateHandlerTests {
     @Test("no email: no X-Auth-Email header at all; no roles: an empty X-Auth-Roles")
     func noEmail() throws {
         let app = try AppHarness()
-        let response = gate(app, "Bearer \(Tokens.token(["email": nil, "realm_access": nil]))")
+        let response = gate(app, "Bearer \(FixtureRealm.validToken(["email": nil, "realm_access": nil, "resource_access": nil]))")
         #expect(response.status == .noContent)
         #expect(!response.headers.contains { $0.name.lowercased() == "x-auth-email" })
         #expect(response.header("X-Auth-Username") == "abdullah")
@@ -59,8 +60,8 @@ struct AuthGateHandlerTests {
     @Test(
         "an unusable token: 401 with error=\"invalid_token\"",
         arguments: [
-            "junk", Tokens.token(["exp": Tokens.now.timeIntervalSince1970 - 60]), Tokens.token(key: Tokens.other),
-            Tokens.token(["typ": "Refresh"]), Tokens.token(["iss": "https://evil.example.com/realms/testing"]),
+            "junk", FixtureRealm.validToken(["exp": FixtureRealm.now.timeIntervalSince1970 - 60]), FixtureRealm.validToken(key: SigningKeys.rsaOther),
+            FixtureRealm.validToken(["typ": "Refresh"]), FixtureRealm.validToken(["iss": "https://evil.example.com/realms/testing"]),
         ])
     func invalidToken(token: String) throws {
         let app = try AppHarness()
@@ -121,7 +122,7 @@ struct AuthGateHandlerTests {
         environment["AUTH_REQUIRED_ROLES"] = requirement.configuredRoles
         environment["AUTH_REQUIRED_SCOPES"] = requirement.configuredScopes
         let app = try AppHarness(environment: environment)
-        let response = gate(app, "Bearer \(Tokens.token(Self.roles))", roles: requirement.roles, scopes: requirement.scopes)
+        let response = gate(app, "Bearer \(FixtureRealm.validToken(Self.roles))", roles: requirement.roles, scopes: requirement.scopes)
         if requirement.allowed {
             #expect(response.status == .noContent)
             #expect(response.header("X-Auth-Username") == "abdullah")
@@ -143,7 +144,7 @@ struct AuthGateHandlerTests {
         ])
     func headerInjection(claim: String, value: String, header: String, expected: String) throws {
         let app = try AppHarness()
-        let response = gate(app, "Bearer \(Tokens.token([claim: value]))")
+        let response = gate(app, "Bearer \(FixtureRealm.validToken([claim: value]))")
         #expect(response.status == .noContent)
         #expect(response.header(header) == expected)
         for field in response.headers {
@@ -154,15 +155,15 @@ struct AuthGateHandlerTests {
     @Test("a role with a line break is sanitized too")
     func roleInjection() throws {
         let app = try AppHarness()
-        let response = gate(app, "Bearer \(Tokens.token(["realm_access": ["roles": ["reader\r\nX-Admin: 1", "b"]]]))")
+        let response = gate(app, "Bearer \(FixtureRealm.validToken(["realm_access": ["roles": ["reader\r\nX-Admin: 1", "b"]], "resource_access": nil]))")
         #expect(response.header("X-Auth-Roles") == "b,readerX-Admin: 1")
     }
 
     @Test("introspect mode: an inactive token is 401 invalid_token")
     func introspectInactive() throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
-        app.provider.answer(.introspect, with: FakeIdentityProvider.inactive)
-        let response = gate(app, "Bearer \(Tokens.token())")
+        app.provider.answer(.introspect, with: FakeKeycloak.inactive)
+        let response = gate(app, "Bearer \(FixtureRealm.validToken())")
         #expect(response.status == .unauthorized)
         #expect(response.header("WWW-Authenticate") == #"Bearer error="invalid_token""#)
     }
@@ -170,7 +171,7 @@ struct AuthGateHandlerTests {
     @Test("before discovery a well-formed token is 503")
     func beforeDiscovery() throws {
         let app = try AppHarness(discovered: false)
-        #expect(gate(app, "Bearer \(Tokens.token())").status == .serviceUnavailable)
+        #expect(gate(app, "Bearer \(FixtureRealm.validToken())").status == .serviceUnavailable)
     }
 
     @Test("POST /auth is 405 with Allow: GET, HEAD; HEAD /auth answers like GET")
@@ -179,7 +180,7 @@ struct AuthGateHandlerTests {
         let post = app.send(HTTPRequest(method: "POST", path: "/auth"))
         #expect(post.status == .methodNotAllowed)
         #expect(post.header("Allow") == "GET, HEAD")
-        let head = app.send(HTTPRequest(method: "HEAD", path: "/auth", authorization: "Bearer \(Tokens.token())"))
+        let head = app.send(HTTPRequest(method: "HEAD", path: "/auth", authorization: "Bearer \(FixtureRealm.validToken())"))
         #expect(head.status == .noContent)
         #expect(head.header("X-Auth-Username") == "abdullah")
     }

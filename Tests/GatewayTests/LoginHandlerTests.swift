@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -24,7 +25,7 @@ struct LoginHandlerTests {
     {
         #expect(
             try grantForm(app) == [
-                "grant_type": "password", "client_id": Tokens.clientID, "client_secret": FakeIdentityProvider.secret,
+                "grant_type": "password", "client_id": FixtureRealm.clientID, "client_secret": FakeKeycloak.clientSecret,
                 "username": username, "password": password, "scope": "openid",
             ], sourceLocation: sourceLocation)
     }
@@ -34,10 +35,10 @@ struct LoginHandlerTests {
         let app = try AppHarness()
         let response = app.postForm("username=abdullah&password=Test#123456")
         #expect(response.status == .ok)
-        let token = Tokens.token()
+        let token = FixtureRealm.validToken()
         expectBody(
             response,
-            #"{"access_token":"\#(token)","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#
+            #"{"access_token":"\#(token)","token_type":"bearer","expires_in":300,"refresh_token":"eyJhbGciOiJIUzUxMiJ9.eyJ0eXAiOiJSZWZyZXNoIn0.c2ln","refresh_expires_in":1800,"scope":"openid email profile"}"#
         )
         #expect(response.header("Content-Type") == "application/json")
         #expect(response.header("Cache-Control") == "no-store")
@@ -81,7 +82,7 @@ struct LoginHandlerTests {
         #expect(response.status == .ok)
         expectBody(
             response,
-            #"{"access_token":"\#(Tokens.token())","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#
+            #"{"access_token":"\#(FixtureRealm.validToken())","token_type":"bearer","expires_in":300,"refresh_token":"eyJhbGciOiJIUzUxMiJ9.eyJ0eXAiOiJSZWZyZXNoIn0.c2ln","refresh_expires_in":1800,"scope":"openid email profile"}"#
         )
         try expectGrant(app, username: "abdullah", password: "Test#123456 é&+")
     }
@@ -138,61 +139,53 @@ struct LoginHandlerTests {
         #expect(app.provider.requests(to: .token).isEmpty)
     }
 
-    struct ProviderFailure: Sendable, CustomTestStringConvertible {
-        let name: String
-        let answer: FakeIdentityProvider.Answer
-        let status: Int
-        let body: String
-        var testDescription: String { "\(name) → \(status)" }
-    }
-
     static let invalidCredentials = #"{"detail":"Invalid username or password"}"#
     static let unavailable = #"{"detail":"Identity provider unavailable"}"#
 
     @Test(
         "provider failures",
         arguments: [
-            ProviderFailure(
+            ProviderAnswer(
                 name: "401 invalid_grant",
                 answer: .respond(.json(401, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401,
                 body: invalidCredentials),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "400 invalid_grant (Keycloak 26.6)",
                 answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#)), status: 401,
                 body: invalidCredentials),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "400 Account disabled",
                 answer: .respond(.json(400, #"{"error":"invalid_grant","error_description":"Account disabled"}"#)), status: 401,
                 body: invalidCredentials),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "401 unauthorized_client",
                 answer: .respond(
                     .json(401, #"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#)),
                 status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "401 invalid_client",
                 answer: .respond(
                     .json(401, #"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#)),
                 status: 502, body: #"{"detail":"Identity provider rejected this service's client credentials"}"#),
-            ProviderFailure(name: "500 HTML", answer: .respond(.html(500)), status: 502, body: #"{"detail":"Identity provider error"}"#),
-            ProviderFailure(
+            ProviderAnswer(name: "500 HTML", answer: .respond(.html(500)), status: 502, body: #"{"detail":"Identity provider error"}"#),
+            ProviderAnswer(
                 name: "400 invalid_request",
                 answer: .respond(.json(400, #"{"error":"invalid_request","error_description":"Missing parameter: username"}"#)),
                 status: 502, body: #"{"detail":"Identity provider error"}"#),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "200 HTML", answer: .respond(.html(200)), status: 502,
                 body: #"{"detail":"Identity provider returned an invalid response"}"#),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "200 without access_token", answer: .respond(.json(200, #"{"token_type":"Bearer"}"#)), status: 502,
                 body: #"{"detail":"Identity provider returned an invalid response"}"#),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "unreachable", answer: .fail(AuthError(.identityProviderUnavailable, "token: cannot connect")), status: 503,
                 body: unavailable),
-            ProviderFailure(
+            ProviderAnswer(
                 name: "timed out", answer: .fail(AuthError(.identityProviderUnavailable, "token: timed out")), status: 503,
                 body: unavailable),
         ])
-    func providerFailure(_ failure: ProviderFailure) throws {
+    func providerFailure(_ failure: ProviderAnswer) throws {
         let app = try AppHarness()
         app.provider.answer(.token, with: failure.answer)
         let response = app.postForm("username=abdullah&password=Wr0ng#pass")
@@ -200,7 +193,7 @@ struct LoginHandlerTests {
         expectBody(response, failure.body)
         #expect(response.header("Content-Type") == "application/json")
         #expect(response.header("WWW-Authenticate") == nil)
-        for secret in [FakeIdentityProvider.secret, "Wr0ng#pass"] {
+        for secret in [FakeKeycloak.clientSecret, "Wr0ng#pass"] {
             #expect(!response.text.contains(secret))
             #expect(!response.headers.contains { $0.value.contains(secret) })
             #expect(!"\(response.logMetadata)".contains(secret))

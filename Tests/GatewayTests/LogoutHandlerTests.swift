@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -12,7 +13,7 @@ struct LogoutHandlerTests {
     @Test("a live refresh token: 204 with an empty body, the session ended at the end-session endpoint")
     func loggedOut() throws {
         let app = try AppHarness()
-        let refreshToken = Tokens.refresh(sid: "s-1")
+        let refreshToken = FixtureRealm.refreshToken(sid: "s-1")
         let response = app.post("/logout", form: "refresh_token=\(refreshToken)")
         #expect(response.status == .noContent)
         #expect(response.body.isEmpty)
@@ -20,7 +21,7 @@ struct LogoutHandlerTests {
         #expect(response.header("Cache-Control") == "no-store")
         let form = try #require(app.lastForm(to: .logout))
         #expect(form.map(\.0) == ["client_id", "client_secret", "refresh_token"])
-        #expect(form.map(\.1) == [Tokens.clientID, FakeIdentityProvider.secret, refreshToken])
+        #expect(form.map(\.1) == [FixtureRealm.clientID, FakeKeycloak.clientSecret, refreshToken])
         #expect(app.provider.requests(to: .logout).map(\.method) == [.post])
     }
 
@@ -28,7 +29,7 @@ struct LogoutHandlerTests {
     func deadRefreshToken(status: Int) throws {
         let app = try AppHarness()
         app.provider.answer(.logout, with: .json(status, #"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#))
-        let response = app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))")
+        let response = app.post("/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))")
         #expect(response.status == .unauthorized)
         expectBody(response, #"{"detail":"Invalid or expired refresh token"}"#)
         #expect(response.header("WWW-Authenticate") == nil)
@@ -37,9 +38,9 @@ struct LogoutHandlerTests {
     @Test("a bearer token from the same session: 204", arguments: ["jwks", "introspect", "userinfo"])
     func sameSession(mode: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
-        app.provider.answer(.introspect, with: FakeIdentityProvider.introspection(["sid": "s-1"]))
+        app.provider.answer(.introspect, with: FakeKeycloak.introspection(["sid": "s-1"]))
         let response = app.post(
-            "/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))", authorization: "Bearer \(Tokens.token(["sid": "s-1"]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-1"]))")
         #expect(response.status == .noContent)
         #expect(response.body.isEmpty)
         #expect(app.provider.requests(to: .logout).count == 1)
@@ -49,7 +50,7 @@ struct LogoutHandlerTests {
     func otherSession() throws {
         let app = try AppHarness()
         let response = app.post(
-            "/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))", authorization: "Bearer \(Tokens.token(["sid": "s-2"]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-2"]))")
         #expect(response.status == .unauthorized)
         expectBody(response, Self.couldNotValidate)
         #expect(response.header("WWW-Authenticate") == #"Bearer error="invalid_token""#)
@@ -59,14 +60,14 @@ struct LogoutHandlerTests {
     @Test(
         "an unusable bearer token: 401, and the session is not touched",
         arguments: [
-            ("Bearer \(Tokens.token(["sid": "s-1", "exp": Tokens.now.timeIntervalSince1970 - 60]))", couldNotValidate),
-            ("Bearer \(Tokens.token(["sid": "s-1"], key: Tokens.other))", couldNotValidate),
+            ("Bearer \(FixtureRealm.validToken(["sid": "s-1", "exp": FixtureRealm.now.timeIntervalSince1970 - 60]))", couldNotValidate),
+            ("Bearer \(FixtureRealm.validToken(["sid": "s-1"], key: SigningKeys.rsaOther))", couldNotValidate),
             ("Bearer junk", couldNotValidate),
             ("Basic YWJkdWxsYWg6cHc=", #"{"detail":"Not authenticated"}"#),
         ])
     func badBearer(authorization: String, body: String) throws {
         let app = try AppHarness()
-        let response = app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))", authorization: authorization)
+        let response = app.post("/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: authorization)
         #expect(response.status == .unauthorized)
         expectBody(response, body)
         #expect(app.provider.requests(to: .logout).isEmpty)
@@ -77,7 +78,7 @@ struct LogoutHandlerTests {
         arguments: ["", "refresh_token=", "token=x.y.z"])
     func missing(body: String) throws {
         let app = try AppHarness()
-        let response = app.post("/logout", form: body, authorization: "Bearer \(Tokens.token())")
+        let response = app.post("/logout", form: body, authorization: "Bearer \(FixtureRealm.validToken())")
         #expect(response.status.code == 422)
         expectBody(response, Self.missingRefreshToken)
         #expect(app.provider.requests(to: .logout).isEmpty)
@@ -87,14 +88,14 @@ struct LogoutHandlerTests {
     @Test(
         "provider failures",
         arguments: [
-            (FakeIdentityProvider.Answer.respond(.html(500)), 502),
+            (FakeKeycloak.Answer.respond(.html(500)), 502),
             (.respond(.json(401, #"{"error":"unauthorized_client"}"#)), 502),
             (.fail(AuthError(.identityProviderUnavailable, "logout: timed out")), 503),
         ])
-    func providerFailure(answer: FakeIdentityProvider.Answer, status: Int) throws {
+    func providerFailure(answer: FakeKeycloak.Answer, status: Int) throws {
         let app = try AppHarness()
         app.provider.answer(.logout, with: answer)
-        #expect(app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))").status.code == status)
+        #expect(app.post("/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))").status.code == status)
     }
 
     @Test(
@@ -102,9 +103,9 @@ struct LogoutHandlerTests {
         arguments: [("s-1", 204), ("s-2", 401)])
     func repeatedLogoutWithDeadBearer(bearerSession: String, status: Int) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
-        app.provider.answer(.introspect, with: FakeIdentityProvider.inactive)
+        app.provider.answer(.introspect, with: FakeKeycloak.inactive)
         let response = app.post(
-            "/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))", authorization: "Bearer \(Tokens.token(["sid": bearerSession]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": bearerSession]))")
         #expect(response.status.code == status)
         #expect(app.provider.requests(to: .logout).count == (status == 204 ? 1 : 0))
     }
@@ -116,7 +117,7 @@ struct LogoutHandlerTests {
             .logout,
             with: .json(
                 400, #"{"error":"invalid_grant","error_description":"Invalid refresh token. Token client and authorized client don't match"}"#))
-        let response = app.post("/logout", form: "refresh_token=\(Tokens.refresh(sid: "s-1"))")
+        let response = app.post("/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))")
         #expect(response.status == .unauthorized)
         expectBody(response, #"{"detail":"Invalid or expired refresh token"}"#)
     }

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -12,12 +13,12 @@ struct RefreshHandlerTests {
     @Test("a live refresh token: 200 in /login's shape, keys in order, never cached")
     func refreshed() throws {
         let app = try AppHarness()
-        let refreshToken = Tokens.refresh(sid: "s-1")
+        let refreshToken = FixtureRealm.refreshToken(sid: "s-1")
         let response = app.post("/refresh", form: "refresh_token=\(refreshToken)")
         #expect(response.status == .ok)
         expectBody(
             response,
-            #"{"access_token":"\#(Tokens.token())","token_type":"bearer","expires_in":300,"refresh_token":"r.r.r","refresh_expires_in":1800,"scope":"openid email profile"}"#
+            #"{"access_token":"\#(FixtureRealm.validToken())","token_type":"bearer","expires_in":300,"refresh_token":"eyJhbGciOiJIUzUxMiJ9.eyJ0eXAiOiJSZWZyZXNoIn0.c2ln","refresh_expires_in":1800,"scope":"openid email profile"}"#
         )
         #expect(response.header("Content-Type") == "application/json")
         #expect(response.header("Cache-Control") == "no-store")
@@ -25,7 +26,7 @@ struct RefreshHandlerTests {
 
         let form = try #require(app.lastForm(to: .token))
         #expect(form.map(\.0) == ["client_id", "client_secret", "grant_type", "refresh_token"])
-        #expect(form.map(\.1) == [Tokens.clientID, FakeIdentityProvider.secret, "refresh_token", refreshToken])
+        #expect(form.map(\.1) == [FixtureRealm.clientID, FakeKeycloak.clientSecret, "refresh_token", refreshToken])
         #expect(app.provider.requests(to: .token).count == 1)
     }
 
@@ -53,14 +54,6 @@ struct RefreshHandlerTests {
         #expect(app.provider.requests(to: .token).isEmpty)
     }
 
-    struct ProviderAnswer: Sendable, CustomTestStringConvertible {
-        let name: String
-        let answer: FakeIdentityProvider.Answer
-        let status: Int
-        let body: String
-        var testDescription: String { "\(name) → \(status)" }
-    }
-
     @Test(
         "provider answers",
         arguments: [
@@ -83,7 +76,7 @@ struct RefreshHandlerTests {
     func providerAnswers(_ case: ProviderAnswer) throws {
         let app = try AppHarness()
         app.provider.answer(.token, with: `case`.answer)
-        let refreshToken = Tokens.refresh(sid: "s-1")
+        let refreshToken = FixtureRealm.refreshToken(sid: "s-1")
         let response = app.post("/refresh", form: "refresh_token=\(refreshToken)")
         #expect(response.status.code == `case`.status)
         expectBody(response, `case`.body)

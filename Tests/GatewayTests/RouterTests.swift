@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import Gateway
 
@@ -51,7 +52,7 @@ struct RouterTests {
         #expect(refused.header("WWW-Authenticate") == "Bearer")
         #expect(refused.body.isEmpty)
 
-        let served = app.send(HTTPRequest(method: "HEAD", path: "/protected", authorization: "Bearer \(Tokens.token())"))
+        let served = app.send(HTTPRequest(method: "HEAD", path: "/protected", authorization: "Bearer \(FixtureRealm.validToken())"))
         #expect(served.status == .ok)
         #expect(served.body.isEmpty)
     }

@@ -26,61 +26,56 @@ struct ConfigurationKey {
 // Constructors for the common kinds: each states the default once, as a value, and derives its
 // documentation from it.
 extension ConfigurationKey {
+    /// A key read by `parse` into `path`, documented and shown from the value.
+    static func typed<Value>(
+        _ name: String, default value: Value, text: String, _ path: WritableKeyPath<AppConfiguration, Value>, _ meaning: String,
+        show: @escaping (Value) -> String = { "\($0)" },
+        parse: @escaping (inout ConfigurationReader, String, Value) -> Value
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, defaultText: text, meaning: meaning,
+            read: { reader, configuration in configuration[keyPath: path] = parse(&reader, name, value) },
+            show: { show($0[keyPath: path]) })
+    }
+
     static func integer(
         _ name: String, default value: Int, range: ClosedRange<Int>, _ path: WritableKeyPath<AppConfiguration, Int>, _ meaning: String
     ) -> ConfigurationKey {
-        ConfigurationKey(
-            name: name, defaultText: "`\(value)`", meaning: meaning,
-            read: { reader, configuration in configuration[keyPath: path] = reader.integer(name, default: value, range: range) },
-            show: { "\($0[keyPath: path])" })
+        typed(name, default: value, text: "`\(value)`", path, meaning) { $0.integer($1, default: $2, range: range) }
     }
 
     static func seconds(
         _ name: String, default value: Double, range: ClosedRange<Double>, _ path: WritableKeyPath<AppConfiguration, Double>,
         _ meaning: String
     ) -> ConfigurationKey {
-        ConfigurationKey(
-            name: name, defaultText: "`\(Self.number(value))`", meaning: meaning,
-            read: { reader, configuration in configuration[keyPath: path] = reader.seconds(name, default: value, range: range) },
-            show: { "\($0[keyPath: path])" })
+        typed(name, default: value, text: "`\(number(value))`", path, meaning) { $0.seconds($1, default: $2, range: range) }
     }
 
+    /// Seconds in the environment, a `Duration` in the configuration.
     static func duration(
         _ name: String, default value: Double, range: ClosedRange<Double>, _ path: WritableKeyPath<AppConfiguration, Duration>,
         _ meaning: String
     ) -> ConfigurationKey {
-        ConfigurationKey(
-            name: name, defaultText: "`\(Self.number(value))`", meaning: meaning,
-            read: { reader, configuration in
-                configuration[keyPath: path] = .milliseconds(Int64(reader.seconds(name, default: value, range: range) * 1000))
-            },
-            show: { "\($0[keyPath: path])" })
+        typed(name, default: .milliseconds(Int64(value * 1000)), text: "`\(number(value))`", path, meaning) { reader, name, _ in
+            .milliseconds(Int64(reader.seconds(name, default: value, range: range) * 1000))
+        }
     }
 
     static func boolean(_ name: String, default value: Bool, _ path: WritableKeyPath<AppConfiguration, Bool>, _ meaning: String)
         -> ConfigurationKey
     {
-        ConfigurationKey(
-            name: name, defaultText: "`\(value)`", meaning: meaning,
-            read: { reader, configuration in configuration[keyPath: path] = reader.boolean(name, default: value) },
-            show: { "\($0[keyPath: path])" })
+        typed(name, default: value, text: "`\(value)`", path, meaning) { $0.boolean($1, default: $2) }
     }
 
     static func choice<Value: RawRepresentable & CaseIterable>(
         _ name: String, default value: Value, _ path: WritableKeyPath<AppConfiguration, Value>, _ meaning: String
     ) -> ConfigurationKey where Value.RawValue == String {
-        ConfigurationKey(
-            name: name, defaultText: "`\(value.rawValue)`", meaning: meaning,
-            read: { reader, configuration in configuration[keyPath: path] = reader.choice(name, default: value) },
-            show: { $0[keyPath: path].rawValue })
+        typed(name, default: value, text: "`\(value.rawValue)`", path, meaning, show: \.rawValue) { $0.choice($1, default: $2) }
     }
 
     /// A list separated by commas or spaces; empty by default.
     static func list(_ name: String, _ path: WritableKeyPath<AppConfiguration, [String]>, _ meaning: String) -> ConfigurationKey {
-        ConfigurationKey(
-            name: name, defaultText: "—", meaning: meaning,
-            read: { reader, configuration in configuration[keyPath: path] = reader.list(name) },
-            show: { $0[keyPath: path].joined(separator: ",") })
+        typed(name, default: [], text: "—", path, meaning, show: { $0.joined(separator: ",") }) { reader, name, _ in reader.list(name) }
     }
 
     /// `3` rather than `3.0` in the documentation.

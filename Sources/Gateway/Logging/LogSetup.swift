@@ -4,16 +4,9 @@ import Logging
 enum LogSetup {
     static func bootstrap(level: Logger.Level, format: AppConfiguration.LogFormat) {
         LoggingSystem.bootstrap { label in
-            switch format {
-            case .text:
-                var handler = TextLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            case .json:
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            var handler = LineLogHandler(label: label, format: format)
+            handler.logLevel = level
+            return handler
         }
     }
 }

@@ -1,4 +1,5 @@
 import Auth
+import TestSupport
 import Foundation
 import Logging
 import Testing
@@ -8,7 +9,7 @@ import Testing
 /// The whole service built by `buildApplication` over a fake provider, driven with plain
 /// request values.
 struct AppHarness {
-    let provider: FakeIdentityProvider
+    let provider: FakeKeycloak
     let application: Application
     let worker: Application.Worker
 
@@ -17,15 +18,15 @@ struct AppHarness {
     static let baseEnvironment = [
         "KEYCLOAK_SERVER_URL": "https://sso.example.com/",
         "KEYCLOAK_REALM": "testing",
-        "KEYCLOAK_CLIENT_ID": Tokens.clientID,
-        "KEYCLOAK_CLIENT_SECRET": FakeIdentityProvider.secret,
+        "KEYCLOAK_CLIENT_ID": FixtureRealm.clientID,
+        "KEYCLOAK_CLIENT_SECRET": FakeKeycloak.clientSecret,
     ]
 
     /// - Parameter discovered: records discovery into the shared provider state, as the
     ///   background monitor would (the key cache stays empty: the first token fetches it).
     init(environment: [String: String] = [:], discovered: Bool = true) throws {
         let configuration = try AppConfiguration.load(environment: Self.baseEnvironment.merging(environment) { $1 })
-        let provider = FakeIdentityProvider()
+        let provider = FakeKeycloak()
         self.provider = provider
         self.application = buildApplication(
             configuration: configuration, logger: AppHarness.quiet,
@@ -36,11 +37,11 @@ struct AppHarness {
         }
     }
 
-    func send(_ request: HTTPRequest, now: Date = Tokens.now) -> HTTPResponse {
+    func send(_ request: HTTPRequest, now: Date = FixtureRealm.now) -> HTTPResponse {
         worker.respond(to: request, logger: AppHarness.quiet, now: now)
     }
 
-    func get(_ path: String, authorization: String? = nil, now: Date = Tokens.now) -> HTTPResponse {
+    func get(_ path: String, authorization: String? = nil, now: Date = FixtureRealm.now) -> HTTPResponse {
         send(HTTPRequest(method: "GET", path: path, authorization: authorization), now: now)
     }
 
@@ -51,7 +52,7 @@ struct AppHarness {
     /// A form POST to `path`.
     func post(
         _ path: String, form body: String, contentType: String? = "application/x-www-form-urlencoded", authorization: String? = nil,
-        now: Date = Tokens.now
+        now: Date = FixtureRealm.now
     ) -> HTTPResponse {
         send(
             HTTPRequest(method: "POST", path: path, contentType: contentType, authorization: authorization, body: Array(body.utf8)),
@@ -59,7 +60,7 @@ struct AppHarness {
     }
 
     /// The form the provider received at `endpoint` in its latest request, as pairs in order.
-    func lastForm(to endpoint: FakeIdentityProvider.Endpoint) -> [(String, String)]? {
+    func lastForm(to endpoint: FakeKeycloak.Endpoint) -> [(String, String)]? {
         provider.requests(to: endpoint).last?.body.map { FormURLEncoding.decode($0) }
     }
 }

@@ -1,17 +1,16 @@
-import TestSupport
 import Auth
 import Crypto
 import CryptoExtras
 import Foundation
 
 /// The fixture keys of `TestKeys`, loaded once, with their public halves as JWKs.
-enum SigningKeys {
-    static let rsaCurrent = load { try _RSA.Signing.PrivateKey(pemRepresentation: TestKeys.rsaCurrent) }
-    static let rsaOther = load { try _RSA.Signing.PrivateKey(pemRepresentation: TestKeys.rsaOther) }
+public enum SigningKeys {
+    public static let rsaCurrent = load { try _RSA.Signing.PrivateKey(pemRepresentation: TestKeys.rsaCurrent) }
+    public static let rsaOther = load { try _RSA.Signing.PrivateKey(pemRepresentation: TestKeys.rsaOther) }
     /// Below swift-crypto's 2048-bit floor, hence the `unsafe` initializer.
-    static let rsa1024 = load { try _RSA.Signing.PrivateKey(unsafePEMRepresentation: TestKeys.rsa1024) }
-    static let p256 = load { try P256.Signing.PrivateKey(pemRepresentation: TestKeys.p256) }
-    static let p384 = load { try P384.Signing.PrivateKey(pemRepresentation: TestKeys.p384) }
+    public static let rsa1024 = load { try _RSA.Signing.PrivateKey(unsafePEMRepresentation: TestKeys.rsa1024) }
+    public static let p256 = load { try P256.Signing.PrivateKey(pemRepresentation: TestKeys.p256) }
+    public static let p384 = load { try P384.Signing.PrivateKey(pemRepresentation: TestKeys.p384) }
 
     private static func load<Key>(_ body: () throws -> Key) -> Key {
         do {
@@ -23,8 +22,8 @@ enum SigningKeys {
 }
 
 /// Builds JWK JSON objects (RFC 7517) for the fixture keys, as a provider would publish them.
-enum JWK {
-    static func rsa(_ key: _RSA.Signing.PrivateKey, kid: String?, alg: String? = nil, use: String? = "sig") -> [String: Any] {
+public enum JWK {
+    public static func rsa(_ key: _RSA.Signing.PrivateKey, kid: String?, alg: String? = nil, use: String? = "sig") -> [String: Any] {
         let primitives: _RSA.Signing.PublicKey.Primitives
         do {
             primitives = try key.publicKey.getKeyPrimitives()
@@ -42,11 +41,11 @@ enum JWK {
         return jwk
     }
 
-    static func p256(_ key: P256.Signing.PrivateKey, kid: String, alg: String? = "ES256") -> [String: Any] {
+    public static func p256(_ key: P256.Signing.PrivateKey, kid: String, alg: String? = "ES256") -> [String: Any] {
         ec(key.publicKey.rawRepresentation, crv: "P-256", kid: kid, alg: alg)
     }
 
-    static func p384(_ key: P384.Signing.PrivateKey, kid: String, alg: String? = "ES384") -> [String: Any] {
+    public static func p384(_ key: P384.Signing.PrivateKey, kid: String, alg: String? = "ES384") -> [String: Any] {
         ec(key.publicKey.rawRepresentation, crv: "P-384", kid: kid, alg: alg)
     }
 
@@ -62,13 +61,13 @@ enum JWK {
     }
 
     /// `{"keys":[...]}` as bytes.
-    static func set(_ keys: [[String: Any]]) -> [UInt8] {
+    public static func set(_ keys: [[String: Any]]) -> [UInt8] {
         JSON.bytes(["keys": keys])
     }
 }
 
-enum JSON {
-    static func bytes(_ object: Any) -> [UInt8] {
+public enum JSON {
+    public static func bytes(_ object: Any) -> [UInt8] {
         do {
             return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
         } catch {

@@ -5,12 +5,12 @@ import Testing
 
 @testable import Gateway
 
-/// `JSONLogHandler` writes straight to file descriptor 2. Each test points descriptor 2 at a
+/// `LineLogHandler` writes straight to file descriptor 2. Each test points descriptor 2 at a
 /// temporary file for the duration of one log call, then puts it back; the suite is serialized
 /// so the windows never overlap. Swift Testing reports on stdout, and whatever else reached
 /// stderr inside the window is written back to it afterwards, so nothing is lost.
-@Suite("JSONLogHandler", .serialized)
-struct JSONLogHandlerTests {
+@Suite("LineLogHandler", .serialized)
+struct LineLogHandlerTests {
     /// The lines written to stderr while `body` ran that contain `marker`.
     static func capturedLines(containing marker: String, _ body: () -> Void) throws -> [String] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kfc-stderr-\(UUID().uuidString)").path
@@ -41,7 +41,7 @@ struct JSONLogHandlerTests {
 
     static func logger(level: Logger.Level = .info, metadata: Logger.Metadata = [:]) -> Logger {
         var logger = Logger(label: "keycloak-fcgi.test") { label in
-            var handler = JSONLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: .json)
             handler.metadata = metadata
             return handler
         }
@@ -120,4 +120,37 @@ struct JSONLogHandlerTests {
 extension Array {
     /// The single element, or nil when there are none or several.
     var only: Element? { count == 1 ? first : nil }
+}
+
+/// The text format.
+extension LineLogHandlerTests {
+    static func textLogger(level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: "keycloak-fcgi.test") { label in LineLogHandler(label: label, format: .text) }
+        logger.logLevel = level
+        return logger
+    }
+
+    @Test("text: UTC timestamp, level, label, message, then sorted key=value metadata on one line")
+    func textLine() throws {
+        let marker = "marker-\(UUID().uuidString)"
+        let logger = Self.textLogger()
+        let lines = try Self.capturedLines(containing: marker) {
+            logger.info("request \(marker)", metadata: ["http.status": "200", "auth.sub": "abc", "request.id": "r-9"])
+        }
+        #expect(lines.count == 1)
+        let line = try #require(lines.first)
+        #expect(line.wholeMatch(of: #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info keycloak-fcgi\.test: request marker-[0-9A-F-]+ auth\.sub=abc http\.status=200 request\.id=r-9/#) != nil, "\(line)")
+    }
+
+    @Test("text: below the handler's level nothing is written")
+    func textLevel() throws {
+        let marker = "marker-\(UUID().uuidString)"
+        let logger = Self.textLogger(level: .warning)
+        let lines = try Self.capturedLines(containing: marker) {
+            logger.info("quiet \(marker)")
+            logger.warning("loud \(marker)")
+        }
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains(" warning ") == true)
+    }
 }

@@ -5,9 +5,9 @@ import Foundation
 
 /// Mints JWS compact tokens in the test, the way Keycloak would, so every claim and header
 /// can be bent for a negative case.
-enum TokenMinter {
+public enum TokenMinter {
     /// Who signs, and with which JWS algorithm.
-    enum Signer {
+    public enum Signer {
         case rs256(_RSA.Signing.PrivateKey), rs384(_RSA.Signing.PrivateKey), rs512(_RSA.Signing.PrivateKey)
         case ps256(_RSA.Signing.PrivateKey), ps384(_RSA.Signing.PrivateKey), ps512(_RSA.Signing.PrivateKey)
         case es256(P256.Signing.PrivateKey), es384(P384.Signing.PrivateKey)
@@ -25,7 +25,7 @@ enum TokenMinter {
             }
         }
 
-        func sign(_ input: [UInt8]) -> [UInt8] {
+        public func sign(_ input: [UInt8]) -> [UInt8] {
             do {
                 switch self {
                 case .rs256(let key):
@@ -47,7 +47,7 @@ enum TokenMinter {
     }
 
     /// A signed token. `header` defaults to `{"alg":<signer>,"typ":"JWT","kid":kid}`.
-    static func token(
+    public static func token(
         claims: [String: Any], kid: String? = "rsa-current", signer: Signer = .rs256(SigningKeys.rsaCurrent), header: [String: Any]? = nil
     ) -> String {
         var protected: [String: Any] = header ?? ["alg": signer.alg, "typ": "JWT"]
@@ -56,23 +56,23 @@ enum TokenMinter {
     }
 
     /// A signed token over arbitrary header and payload bytes.
-    static func token(rawHeader: [UInt8], rawPayload: [UInt8], signer: Signer) -> String {
+    public static func token(rawHeader: [UInt8], rawPayload: [UInt8], signer: Signer) -> String {
         signed(encodedHeader: Base64URL.encode(rawHeader), encodedPayload: Base64URL.encode(rawPayload), signer: signer)
     }
 
     /// Signs `<encodedHeader>.<encodedPayload>` as given, even when they are not base64url.
-    static func signed(encodedHeader: String, encodedPayload: String, signer: Signer) -> String {
+    public static func signed(encodedHeader: String, encodedPayload: String, signer: Signer) -> String {
         let input = encodedHeader + "." + encodedPayload
         return input + "." + Base64URL.encode(signer.sign(Array(input.utf8)))
     }
 
     /// An unsigned token with an arbitrary header and a placeholder signature.
-    static func unsigned(header: [String: Any], claims: [String: Any]) -> String {
+    public static func unsigned(header: [String: Any], claims: [String: Any]) -> String {
         Base64URL.encode(JSON.bytes(header)) + "." + Base64URL.encode(JSON.bytes(claims)) + "." + Base64URL.encode([0, 1, 2, 3])
     }
 
     /// The token with one byte of its signature flipped.
-    static func flippingSignatureByte(of token: String) -> String {
+    public static func flippingSignatureByte(of token: String) -> String {
         var parts = token.split(separator: ".").map(String.init)
         var signature = Base64URL.decode(parts[2]) ?? []
         signature[signature.count / 2] ^= 0x01

@@ -1,0 +1,89 @@
+import Logging
+import Platform
+
+/// The swift-log handler: one line per event on stderr, in a single write(2), so lines from
+/// different threads never interleave; metadata keys sorted. Two formats (`LOG_FORMAT`):
+///
+/// - `text`: `2026-11-29T02:08:50.123Z info keycloak-fcgi: message key=value ...`. Replaces
+///   swift-log's `StreamLogHandler`, whose per-line local-time formatting (a `stat` of
+///   /etc/localtime each time) and string building showed up in profiles at a line per request.
+///   Values can carry attacker-chosen text (a token's `kid` or `iss` in an error's context), so
+///   control characters are escaped (`\n`, `\r`, `\t`, `\u{…}`): one event is always one line
+///   and a value cannot forge another.
+/// - `json`: `{"time","level","label","message", ...metadata}`, one object per line.
+struct LineLogHandler: LogHandler {
+    let label: String
+    let format: AppConfiguration.LogFormat
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    init(label: String, format: AppConfiguration.LogFormat) {
+        self.label = label
+        self.format = format
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata {
+            merged.merge(extra) { _, new in new }
+        }
+        let sorted = merged.sorted { $0.key < $1.key }
+        switch format {
+        case .text: StandardStream.error.write(textLine(event, sorted))
+        case .json: StandardStream.error.write(jsonLine(event, sorted))
+        }
+    }
+
+    private func textLine(_ event: LogEvent, _ metadata: [(key: String, value: Logger.Metadata.Value)]) -> String {
+        var line = "\(WallClock.timestamp()) \(event.level.rawValue) \(label): \(Self.escaped("\(event.message)"))"
+        for (key, value) in metadata {
+            line += " \(Self.escaped(key))=\(Self.escaped("\(value)"))"
+        }
+        return line + "\n"
+    }
+
+    private func jsonLine(_ event: LogEvent, _ metadata: [(key: String, value: Logger.Metadata.Value)]) -> [UInt8] {
+        var members: [(String, JSONValue)] = [
+            ("time", .string(WallClock.timestamp())),
+            ("level", .string(event.level.rawValue)),
+            ("label", .string(label)),
+            ("message", .string(event.message.description)),
+        ]
+        for (key, value) in metadata {
+            members.append((key, Self.json(value)))
+        }
+        var line = JSONValue.object(members).serialized
+        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    private static func json(_ value: Logger.Metadata.Value) -> JSONValue {
+        switch value {
+        case .string(let string): .string(string)
+        case .stringConvertible(let convertible): .string(convertible.description)
+        case .array(let values): .array(values.map(json))
+        case .dictionary(let dictionary): .object(dictionary.keys.sorted().compactMap { key in dictionary[key].map { (key, json($0)) } })
+        }
+    }
+
+    /// `text` with control characters escaped.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: result += "\\u{\(String(scalar.value, radix: 16))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
