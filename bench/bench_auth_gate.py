@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "Tests" / "Integration"))
 
-from idp_fixture import IdentityProvider  # noqa: E402
-from stack import free_port  # noqa: E402
-from test_auth_gate import GateStack  # noqa: E402
+from harness.gate import GateStack  # noqa: E402
+from harness.idp_fixture import IdentityProvider  # noqa: E402
+from harness.stack import free_port  # noqa: E402
 
 STATIC_API = """
 # The benchmark's protected API: nginx itself, answering at once.

@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "Tests" / "Integration"))
 
-from idp_fixture import IdentityProvider  # noqa: E402
-from stack import Stack  # noqa: E402
+from harness.idp_fixture import IdentityProvider  # noqa: E402
+from harness.stack import Stack  # noqa: E402
 
 RETURN_200 = '    location = /bench/return200 { default_type application/json; return 200 \'{"ok":true}\'; }'
 WRK_SCRIPT = """

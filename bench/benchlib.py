@@ -2,7 +2,7 @@
 parsing, the peers' uvicorn processes, resident memory, and installing the peers' packages.
 
 Everything runs on loopback: the test identity provider, the release binary and nginx from
-Tests/Integration (idp_fixture, stack), the peers on free ports."""
+Tests/Integration/harness (idp_fixture, stack), the peers on free ports."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ RESULTS = BENCH / "results"
 sys.path.insert(0, str(REPO / "Tests" / "Integration"))
 sys.path.insert(0, str(BENCH))
 
-from idp_fixture import IdentityProvider  # noqa: E402,F401  (re-exported for the scripts)
-from stack import free_port  # noqa: E402
+from harness.idp_fixture import IdentityProvider  # noqa: E402,F401  (re-exported for the scripts)
+from harness.stack import free_port  # noqa: E402
 
 # --- Packages -----------------------------------------------------------------------------------
 

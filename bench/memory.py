@@ -10,7 +10,7 @@
    1 M) to the end < 5 %.
 2. First answer: the release binary started `--starts` (5) times on a unix socket, against the
    same running provider, without nginx; GET / through a raw FastCGI client
-   (Tests/Integration/fastcgi_client.py) is polled every millisecond from just before the exec
+   (Tests/Integration/harness/fastcgi_client.py) is polled every millisecond from just before the exec
    until it answers 200. Target: the median ≤ 300 ms. The time until /readyz answers 200
    (discovery done, signing keys loaded) is shown too; it is not a target.
 
@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 from benchlib import RESULTS, IdentityProvider, memory_status, run_wrk  # noqa: E402
 
-import fastcgi_client  # noqa: E402  (Tests/Integration, on the path through benchlib)
-from stack import Stack, binary_path  # noqa: E402
+from harness import fastcgi_client  # noqa: E402  (Tests/Integration, on the path through benchlib)
+from harness.stack import Stack, binary_path  # noqa: E402
 
 RSS_LIMIT_BYTES = 30_000_000
 GROWTH_LIMIT_PERCENT = 5.0

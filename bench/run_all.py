@@ -5,7 +5,7 @@ all through the same TLS nginx configuration, in alternating rounds.
 Starts on free loopback ports: the test identity provider (idp/mini_keycloak.py, tokens valid
 for an hour), the two peers (bench/peers/, `uvicorn --workers 2` each), and three stacks of
 release binary + nginx rendered from the project's template (the stack harness of
-Tests/Integration):
+Tests/Integration/harness):
   main      jwks mode with the verified-token cache (the default configuration); its nginx also
             serves the limit (`return 200` in the TLS server), the FastCGI floor (a do-nothing
             libfcgi responder, bench/peers/fcgi_floor.c, with the same kept connections), proxies /peer-seed/ and /peer-jwt/
@@ -101,7 +101,7 @@ def make_bench_stack_class():
     """BenchStack: bench_auth_gate's GateStack (the gate in front of its static API) plus the
     limit and the peer locations in the TLS server and the peers' upstreams at http level."""
     from bench_auth_gate import STATIC_API, GateStack
-    from stack import free_port
+    from harness.stack import free_port
 
     class BenchStack(GateStack):
         def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
@@ -164,7 +164,7 @@ def main() -> int:
 
     benchlib.ensure_requirements(install=not args.no_install)
     BenchStack = make_bench_stack_class()
-    from stack import Stack
+    from harness.stack import Stack
 
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()

@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO / "Tests" / "Integration"))
 
 import requests  # noqa: E402
 
-from idp_fixture import IdentityProvider  # noqa: E402
-from stack import Stack  # noqa: E402
+from harness.idp_fixture import IdentityProvider  # noqa: E402
+from harness.stack import Stack  # noqa: E402
 
 WORKERS = 64  # FCGI_WORKERS, the default
 FD_ALLOWANCE = 3 * WORKERS + 1  # see the module docstring

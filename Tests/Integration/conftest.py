@@ -1,5 +1,13 @@
 """Shared fixtures: one development CA for the session, identity providers and stacks that are
-always stopped, even when a test fails."""
+always stopped, even when a test fails.
+
+The tests are in subject folders (contract/, security/, faults/, operations/, deploy/, idp/;
+zz_final/ runs last); what they share is the `harness` package next to this file. This directory
+goes on sys.path once, here, so that every test imports `harness.<module>` whatever pytest's
+import mode (the default "prepend" mode would add it for this conftest anyway); bench/ scripts
+add the same directory. Subject folders have no __init__.py, so test file names are unique
+across the suite.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,22 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+INTEGRATION_DIR = str(Path(__file__).resolve().parent)
+if INTEGRATION_DIR not in sys.path:
+    sys.path.insert(0, INTEGRATION_DIR)
 
-from idp_fixture import IdentityProvider  # noqa: E402
-from stack import REPO_ROOT, Stack  # noqa: E402
+from harness import REPO_ROOT  # noqa: E402
+from harness.idp_fixture import IdentityProvider  # noqa: E402
+from harness.stack import Stack  # noqa: E402
+
+
+FINAL_DIR = Path(INTEGRATION_DIR) / "zz_final"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """zz_final/ last, after everything else that runs: its test reads every log the session
+    wrote. Its path sorts last anyway; this holds when pytest is given paths in another order."""
+    items.sort(key=lambda item: Path(item.path).resolve().is_relative_to(FINAL_DIR))  # stable: order kept otherwise
 
 
 @pytest.fixture(scope="session")

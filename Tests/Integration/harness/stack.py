@@ -1,0 +1,357 @@
+"""The product as users run it, on free loopback ports: the release `keycloak-fcgi` binary,
+real nginx with the project's template and a development certificate, pointed at a test
+identity provider (`harness.idp_fixture.IdentityProvider`) or any issuer URL.
+
+    with Stack(workdir, tls, idp=idp, env={"AUTH_VERIFY": "userinfo"}) as stack:
+        stack.session.get(stack.url("/protected"))
+
+`stop()` sends SIGTERM to the responder and records its exit status, then stops nginx.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from . import REPO_ROOT
+from .idp_fixture import IdentityProvider
+
+TEMPLATE = REPO_ROOT / "nginx" / "templates" / "keycloak-fcgi.conf.template"
+MAIN_TEMPLATE = REPO_ROOT / "nginx" / "local" / "nginx.conf.template"
+
+
+def _load_render() -> Callable[[str, dict[str, str]], str]:
+    """scripts/render_nginx.py's `render`, loaded from its file (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location("render_nginx", REPO_ROOT / "scripts" / "render_nginx.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.render
+
+
+#: `render(template_text, values)`: ${NAME} placeholders replaced, as scripts/render_nginx.py does.
+render = _load_render()
+
+
+def binary_path() -> Path:
+    """The release binary: $KEYCLOAK_FCGI_BIN or .build/release/keycloak-fcgi."""
+    path = Path(os.environ.get("KEYCLOAK_FCGI_BIN", REPO_ROOT / ".build" / "release" / "keycloak-fcgi"))
+    if not path.exists():
+        raise RuntimeError(f"{path} does not exist: run `swift build -c release --static-swift-stdlib` (scripts/test.sh does)")
+    return path
+
+
+def swagger_ui_dir() -> Path:
+    return Path(os.environ.get("SWAGGER_UI_DIR", REPO_ROOT / ".run" / "swagger-ui"))
+
+
+class SessionRecord:
+    """Every log file a stack wrote and every secret the tests handled during this pytest
+    session, for the final check that no secret reached a log (zz_final/test_logs_hold_no_secrets.py)."""
+
+    log_files: list[Path] = []
+    secrets: set[str] = set()
+
+    @classmethod
+    def remember(cls, *values: str | None) -> None:
+        for value in values:
+            # Short values ("x", "wrong") would match unrelated text; real secrets are longer.
+            if value and len(value) >= 8:
+                cls.secrets.add(value)
+
+
+def free_port() -> int:
+    """A port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    """One responder and one nginx in `workdir`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        tls_dir: Path,
+        *,
+        idp: IdentityProvider | None = None,
+        env: dict[str, str] | None = None,
+        login_rate: str = "1000r/s",
+        login_burst: int = 1000,
+        max_body: str = "64k",
+        wait_for_keys: bool = True,
+        extra_locations: str = "",
+        upstream_keepalive: int = 16,
+    ):
+        self.workdir = workdir
+        self.tls_dir = tls_dir
+        self.idp = idp
+        self.extra_env = env or {}
+        self.login_rate, self.login_burst, self.max_body = login_rate, login_burst, max_body
+        self.wait_for_keys = wait_for_keys
+        self.extra_locations = extra_locations
+        self.upstream_keepalive = upstream_keepalive
+        self.https_port = free_port()
+        self.http_port = free_port()
+        self.internal_port = free_port()
+        self.socket_path = workdir / "fcgi.sock"
+        self.responder: subprocess.Popen[bytes] | None = None
+        self.nginx: subprocess.Popen[bytes] | None = None
+        self.responder_exit: int | None = None
+        self.session = requests.Session()
+        SessionRecord.remember(idp.client_secret if idp else None, self.extra_env.get("KEYCLOAK_CLIENT_SECRET"))
+        SessionRecord.log_files += [workdir / name for name in
+                                    ("responder.log", "nginx-error.log", "nginx-access.log", "nginx-stderr.log")]
+        # Ignore REQUESTS_CA_BUNDLE and proxies from the environment: trust only the dev CA.
+        self.session.trust_env = False
+        self.session.verify = str(tls_dir / "ca.crt")
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    def responder_env(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "FCGI_LISTEN": f"unix:{self.socket_path}",
+            "FCGI_SOCKET_MODE": "660",
+            "LOG_LEVEL": "info",
+        }
+        if self.idp is not None:
+            env.update({
+                "KEYCLOAK_SERVER_URL": self.idp.base_url,
+                "KEYCLOAK_REALM": self.idp.realm,
+                "KEYCLOAK_CLIENT_ID": self.idp.client_id,
+                "KEYCLOAK_CLIENT_SECRET": self.idp.client_secret,
+            })
+        env.update(self.extra_env)
+        return {key: value for key, value in env.items() if value is not None}
+
+    def start(self) -> Stack:
+        """Starts both processes and waits until they serve; stops them again if that fails."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "nginx-tmp").mkdir(exist_ok=True)
+        try:
+            self.start_responder()
+            self.start_nginx()
+            self.wait_until(lambda: self.get("/").status_code == 200, "nginx and the responder to answer GET /")
+            if self.wait_for_keys and self.idp is not None:
+                self.wait_until(lambda: "signing keys loaded" in self.responder_log(), "the responder to load the JWKS")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_responder(self) -> None:
+        """Starts (or restarts) the responder; its stderr is appended to responder.log."""
+        self.responder_exit = None
+        with open(self.workdir / "responder.log", "ab") as log:
+            self.responder = subprocess.Popen(
+                [str(binary_path()), "--env-file", "/dev/null"], env=self.responder_env(),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir,
+            )
+
+    def start_nginx(self) -> None:
+        values = {
+            "FCGI_UPSTREAM": f"unix:{self.socket_path}",
+            "SERVER_NAME": "localhost",
+            "HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
+            "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+            "INTERNAL_LISTEN": f"127.0.0.1:{self.internal_port}",
+            "PUBLIC_HTTPS_PORT": str(self.https_port),
+            "TLS_CERTIFICATE": str(self.tls_dir / "localhost.crt"),
+            "TLS_CERTIFICATE_KEY": str(self.tls_dir / "localhost.key"),
+            "HTML_DIR": str(REPO_ROOT / "nginx" / "html"),
+            "SWAGGER_UI_DIR": str(swagger_ui_dir()),
+            "MAX_BODY_SIZE": self.max_body,
+            "LOGIN_RATE": self.login_rate,
+            "LOGIN_BURST": str(self.login_burst),
+            "UPSTREAM_KEEPALIVE": str(self.upstream_keepalive),
+        }
+        server = render(TEMPLATE.read_text(), values)
+        if self.extra_locations:
+            # Benchmarks add locations (e.g. nginx's own `return 200`) to the same TLS server.
+            server = server.replace("    location = /login {", self.extra_locations + "\n    location = /login {", 1)
+        (self.workdir / "keycloak-fcgi.conf").write_text(server)
+        (self.workdir / "nginx.conf").write_text(render(MAIN_TEMPLATE.read_text(), {"RUN_DIR": str(self.workdir), "NGINX_USER": getpass.getuser()}))
+        with open(self.workdir / "nginx-stderr.log", "ab") as log:
+            self.nginx = subprocess.Popen(
+                ["nginx", "-p", str(self.workdir), "-c", str(self.workdir / "nginx.conf"),
+                 "-e", str(self.workdir / "nginx-error.log"), "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+
+    def stop_responder(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
+        """Signals the responder and waits; answers (and records) its exit status."""
+        if self.responder is not None and self.responder.poll() is None:
+            self.responder.send_signal(sig)
+            try:
+                self.responder.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.responder.kill()
+                self.responder.wait()
+                self.responder_exit = -9
+                return self.responder_exit
+        if self.responder is not None:
+            self.responder_exit = self.responder.returncode
+        return self.responder_exit
+
+    def stop(self) -> None:
+        self.stop_responder()
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        self.session.close()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Requests -----------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"https://localhost:{self.https_port}{path}"
+
+    def internal_url(self, path: str) -> str:
+        """The internal listener (health, readiness, metrics): plain HTTP on loopback."""
+        return f"http://127.0.0.1:{self.internal_port}{path}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.get(self.url(path), **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.post(self.url(path), **kwargs)
+
+    def login(self, username: str, password: str) -> requests.Response:
+        if password != username:  # the article's failed login uses the username as password
+            SessionRecord.remember(password)
+        answer = self.post("/login", data={"username": username, "password": password})
+        if answer.status_code == 200:
+            tokens = answer.json()
+            SessionRecord.remember(tokens.get("access_token"), tokens.get("refresh_token"))
+        return answer
+
+    def token(self, username: str = "abdullah", password: str = "Test#123456") -> str:
+        answer = self.login(username, password)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    def protected(self, token: str | None = None, authorization: str | None = None) -> requests.Response:
+        headers = {}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.get("/protected", headers=headers)
+
+    # Logs and waiting ---------------------------------------------------------------------
+
+    def responder_log(self) -> str:
+        try:
+            return (self.workdir / "responder.log").read_text("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def nginx_logs(self) -> str:
+        parts = []
+        for name in ("nginx-error.log", "nginx-access.log", "nginx-stderr.log"):
+            try:
+                parts.append((self.workdir / name).read_text("utf-8", errors="replace"))
+            except OSError:
+                pass
+        return "\n".join(parts)
+
+    def wait_until(self, condition, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except (requests.RequestException, OSError) as error:
+                last_error = error
+            if self.responder is not None and self.responder.poll() is not None:
+                raise AssertionError(f"responder exited ({self.responder.returncode}):\n{self.responder_log()}")
+            time.sleep(0.05)
+        raise AssertionError(
+            f"timed out waiting for {what} ({last_error})\n--- responder ---\n{self.responder_log()}"
+            f"\n--- nginx ---\n{self.nginx_logs()}")
+
+
+# Variants -------------------------------------------------------------------------------------
+
+
+class TwoInstanceStack(Stack):
+    """Two responders (a.sock, b.sock) behind one nginx upstream: `server unix:a; server unix:b`
+    in both of the template's upstreams. `responder` is instance A, `responder_b` instance B."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.socket_path = self.workdir / "a.sock"
+        self.socket_b = self.workdir / "b.sock"
+        self.responder_b = None
+        self.log_a, self.log_b = self.workdir / "responder-a.log", self.workdir / "responder-b.log"
+        SessionRecord.log_files += [self.log_a, self.log_b]
+
+    def _spawn(self, socket_path: Path, log_path: Path):
+        env = self.responder_env()
+        env["FCGI_LISTEN"] = f"unix:{socket_path}"
+        with open(log_path, "ab") as log:
+            return subprocess.Popen([str(binary_path()), "--env-file", "/dev/null"], env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir)
+
+    def start_responder(self) -> None:
+        self.responder_exit = None
+        self.responder = self._spawn(self.socket_path, self.log_a)
+        if self.responder_b is None or self.responder_b.poll() is not None:
+            self.responder_b = self._spawn(self.socket_b, self.log_b)
+
+    def start_nginx(self) -> None:
+        # Both sockets first: a connect refused at start-up would take an instance out of
+        # nginx's rotation for fail_timeout (10 s) before the test even starts.
+        deadline = time.monotonic() + 30
+        while not (self.socket_path.exists() and self.socket_b.exists()):
+            assert time.monotonic() < deadline, f"the responders did not listen:\n{self.responder_log()}"
+            time.sleep(0.02)
+        # The template renders `server ${FCGI_UPSTREAM};` from `unix:{socket_path}`: for the
+        # duration of the rendering the socket path reads as two servers.
+        single = self.socket_path
+        self.socket_path = f"{single}; server unix:{self.socket_b}"  # type: ignore[assignment]
+        try:
+            super().start_nginx()
+        finally:
+            self.socket_path = single
+
+    def responder_log(self) -> str:
+        return "\n".join(path.read_text("utf-8", errors="replace") if path.exists() else ""
+                         for path in (self.log_a, self.log_b))
+
+    def start(self) -> TwoInstanceStack:
+        super().start()
+        self.wait_until(lambda: self.responder_log().count("signing keys loaded") >= 2, "both instances to load the JWKS")
+        return self
+
+    def stop(self) -> None:
+        if self.responder_b is not None and self.responder_b.poll() is None:
+            self.responder_b.send_signal(signal.SIGTERM)
+            try:
+                self.responder_b.wait(20)
+            except Exception:  # noqa: BLE001
+                self.responder_b.kill()
+                self.responder_b.wait()
+        super().stop()

@@ -1,0 +1,38 @@
+"""Fixtures of the identity provider's own tests: a provider per module for read-mostly tests,
+fresh ones for tests that change keys or need options."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.idp_fixture import IdentityProvider
+
+
+@pytest.fixture(scope="module")
+def idp():
+    provider = IdentityProvider().start()
+    yield provider
+    assert provider.stop() == 0
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(request):
+    """Every test on the shared provider starts and ends without faults."""
+    yield
+    if "idp" in request.fixturenames:
+        request.getfixturevalue("idp").clear_faults()
+
+
+@pytest.fixture
+def fresh_idp():
+    """A provider of its own, for tests that change keys or need special options."""
+    started = []
+
+    def start(**options) -> IdentityProvider:
+        provider = IdentityProvider(**options).start()
+        started.append(provider)
+        return provider
+
+    yield start
+    for provider in started:
+        provider.stop()
