@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "keycloak-fcgi",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "keycloak-fcgi", targets: ["FCGIApp"]),
         .executable(name: "keycloak-fcgi-fuzz", targets: ["Fuzz"]),

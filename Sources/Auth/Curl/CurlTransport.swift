@@ -10,12 +10,6 @@ public final class CurlTransport: HTTPTransport {
     }
 
     public func send(_ request: OutgoingRequest) throws(AuthError) -> IncomingResponse {
-        try handle.perform(request, limits: limits, endpoint: Self.endpointName(request.url))
-    }
-
-    /// The last path segment, enough to name the call in logs without query or credentials.
-    static func endpointName(_ url: String) -> String {
-        let path = url.split(separator: "?", maxSplits: 1).first ?? ""
-        return String(path.split(separator: "/").last ?? "provider")
+        try handle.perform(request, limits: limits, endpoint: request.endpoint)
     }
 }

@@ -4,14 +4,20 @@ public struct OutgoingRequest: Sendable, Equatable {
 
     public var method: Method
     public var url: String
+    /// Which provider call this is (`discovery`, `certs`, `token`, `userinfo`, `introspect`,
+    /// `logout`): the one name metrics, logs and errors use for it.
+    public var endpoint: String
     /// Extra request headers, e.g. `Authorization` for userinfo. Never logged.
     public var headers: [(name: String, value: String)]
     /// A form-encoded body for POST.
     public var body: [UInt8]?
 
-    public init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil) {
+    public init(
+        method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil, endpoint: String = "provider"
+    ) {
         self.method = method
         self.url = url
+        self.endpoint = endpoint
         self.headers = headers
         self.body = body
     }

@@ -47,7 +47,7 @@ public final class KeycloakClient {
     /// of the candidates (the back-channel URL differs from the public issuer).
     public func discover() throws(AuthError) -> ProviderMetadata {
         if let url = provider.settings.discoveryURL {
-            let response = try send(OutgoingRequest(method: .get, url: url), endpoint: "discovery")
+            let response = try send(OutgoingRequest(method: .get, url: url, endpoint: "discovery"))
             let metadata = try decodeSuccess(ProviderMetadata.self, from: response, endpoint: "discovery")
             guard provider.settings.issuerCandidates.contains(metadata.issuer) else {
                 throw AuthError(
@@ -58,7 +58,7 @@ public final class KeycloakClient {
         }
         var lastError = AuthError(.identityProviderUnavailable, "no issuer configured")
         for issuer in provider.settings.issuerCandidates {
-            let response = try send(OutgoingRequest(method: .get, url: IdentityProvider.discoveryURL(issuer: issuer)), endpoint: "discovery")
+            let response = try send(OutgoingRequest(method: .get, url: IdentityProvider.discoveryURL(issuer: issuer), endpoint: "discovery"))
             if response.status == 404 {
                 lastError = AuthError(.identityProviderError, "no discovery document at \(issuer.prefix(200))")
                 continue
@@ -78,8 +78,8 @@ public final class KeycloakClient {
         let metadata = try provider.metadata()
         let request = formPost(
             metadata.tokenEndpoint,
-            [("grant_type", "password"), ("username", username), ("password", password), ("scope", "openid")])
-        let response = try send(request, endpoint: "token")
+            [("grant_type", "password"), ("username", username), ("password", password), ("scope", "openid")], endpoint: "token")
+        let response = try send(request)
         return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
     }
 
@@ -88,7 +88,7 @@ public final class KeycloakClient {
     public func refreshGrant(refreshToken: String) throws(AuthError) -> TokenSet {
         let metadata = try provider.metadata()
         let response = try send(
-            formPost(metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]), endpoint: "token")
+            formPost(metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: "token"))
         do {
             return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
         } catch where error.code == .invalidCredentials {
@@ -103,7 +103,7 @@ public final class KeycloakClient {
         guard let endpoint = metadata.endSessionEndpoint else {
             throw AuthError(.identityProviderInvalidResponse, "discovery has no end_session_endpoint")
         }
-        let response = try send(formPost(endpoint, [("refresh_token", refreshToken)]), endpoint: "logout")
+        let response = try send(formPost(endpoint, [("refresh_token", refreshToken)], endpoint: "logout"))
         guard (200..<300).contains(response.status) else {
             let error = classifyFailure(response, endpoint: "logout")
             throw error.code == .invalidCredentials ? AuthError(.invalidRefreshToken, error.context) : error
@@ -123,8 +123,7 @@ public final class KeycloakClient {
         guard let endpoint = metadata.introspectionEndpoint else {
             throw AuthError(.identityProviderInvalidResponse, "discovery has no introspection_endpoint")
         }
-        let response = try send(
-            formPost(endpoint, [("token", token), ("token_type_hint", "access_token")]), endpoint: "introspect")
+        let response = try send(formPost(endpoint, [("token", token), ("token_type_hint", "access_token")], endpoint: "introspect"))
         // Keycloak answers 400 invalid_request "Failed to introspect token." when introspecting
         // a crafted token fails inside it (keycloak#20174): a verdict on the token, not a
         // provider fault, so any caller must not be able to turn it into a 502 and an
@@ -147,8 +146,8 @@ public final class KeycloakClient {
         guard let endpoint = metadata.userinfoEndpoint else {
             throw AuthError(.identityProviderInvalidResponse, "discovery has no userinfo_endpoint")
         }
-        let request = OutgoingRequest(method: .get, url: endpoint, headers: [("Authorization", "Bearer \(accessToken)")])
-        let response = try send(request, endpoint: "userinfo")
+        let request = OutgoingRequest(method: .get, url: endpoint, headers: [("Authorization", "Bearer \(accessToken)")], endpoint: "userinfo")
+        let response = try send(request)
         // RFC 6750 §3.1: 401 invalid_token, 403 insufficient_scope: the token is not good here.
         if response.status == 401 || response.status == 403 {
             throw AuthError(.tokenRejectedByProvider, "userinfo answered \(response.status)")
@@ -159,7 +158,7 @@ public final class KeycloakClient {
     /// The provider's JWK Set.
     public func fetchKeys() throws(AuthError) -> JSONWebKeySet {
         let metadata = try provider.metadata()
-        let response = try send(OutgoingRequest(method: .get, url: metadata.jwksURI), endpoint: "certs")
+        let response = try send(OutgoingRequest(method: .get, url: metadata.jwksURI, endpoint: "certs"))
         guard response.status == 200 else {
             throw classifyFailure(response, endpoint: "certs")
         }
@@ -174,13 +173,15 @@ public final class KeycloakClient {
 
     /// A form POST with client_secret_post authentication (RFC 6749 §2.3.1): the client id and
     /// secret first, then `fields`, every value form-encoded.
-    private func formPost(_ url: String, _ fields: [(String, String)]) -> OutgoingRequest {
+    private func formPost(_ url: String, _ fields: [(String, String)], endpoint: String) -> OutgoingRequest {
         let body = FormURLEncoding.encode(
             [("client_id", provider.settings.clientID), ("client_secret", provider.settings.clientSecret.value)] + fields)
-        return OutgoingRequest(method: .post, url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
+        return OutgoingRequest(
+            method: .post, url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body, endpoint: endpoint)
     }
 
-    private func send(_ request: OutgoingRequest, endpoint: String) throws(AuthError) -> IncomingResponse {
+    private func send(_ request: OutgoingRequest) throws(AuthError) -> IncomingResponse {
+        let endpoint = request.endpoint
         let start = ContinuousClock.now
         do {
             let response =

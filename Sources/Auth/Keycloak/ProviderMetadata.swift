@@ -6,9 +6,7 @@ public struct ProviderMetadata: Decodable, Sendable, Equatable {
     public let userinfoEndpoint: String?
     public let introspectionEndpoint: String?
     public let endSessionEndpoint: String?
-    public let revocationEndpoint: String?
     public let idTokenSigningAlgValuesSupported: [String]?
-    public let grantTypesSupported: [String]?
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -17,9 +15,7 @@ public struct ProviderMetadata: Decodable, Sendable, Equatable {
         case userinfoEndpoint = "userinfo_endpoint"
         case introspectionEndpoint = "introspection_endpoint"
         case endSessionEndpoint = "end_session_endpoint"
-        case revocationEndpoint = "revocation_endpoint"
         case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
-        case grantTypesSupported = "grant_types_supported"
     }
 
     /// The algorithms the provider advertises that this verifier supports; all of them when

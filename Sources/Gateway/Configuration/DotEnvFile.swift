@@ -69,12 +69,3 @@ enum DotEnvFile {
         throw Problem(line: line, reason: "unterminated quoted value")
     }
 }
-
-extension Substring {
-    func trimming(_ set: Set<Character>) -> String {
-        var slice = self
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
-}

@@ -31,3 +31,13 @@ extension StringProtocol {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension Substring {
+    /// Without leading and trailing characters from `set`.
+    func trimming(_ set: Set<Character>) -> String {
+        var slice = self
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
