@@ -6,12 +6,12 @@ import Logging
 import Platform
 
 #if KEYCLOAK_FCGI_FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
+    @_silgen_name("LLVMFuzzerRunDriver")
+    private func runLibFuzzer(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 #endif
 
 /// The fuzz targets, apart from the product (jwt-kit keeps its fuzz tests apart the same way):
@@ -31,38 +31,39 @@ private func LLVMFuzzerRunDriver(
 enum FuzzMain {
     static func main() {
         #if KEYCLOAK_FCGI_FUZZING
-        guard let name = ProcessInfo.processInfo.environment["KEYCLOAK_FCGI_FUZZ_TARGET"], let target = Target(rawValue: name) else {
-            StandardStream.error.writeLine("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))")
-            exit(2)
-        }
-        Target.selected = target
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(
-            LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-                let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-                Target.selected.run(bytes)
-                return 0
-            })
-        #else
-        let arguments = CommandLine.arguments.dropFirst()
-        guard let name = arguments.first, let target = Target(rawValue: name), arguments.count >= 2 else {
-            StandardStream.error.writeLine(
-                "usage: keycloak-fcgi-fuzz TARGET FILE_OR_DIRECTORY... (targets: \(Target.allCases.map(\.rawValue).joined(separator: ", ")))")
-            exit(2)
-        }
-        var count = 0
-        for path in arguments.dropFirst() {
-            for file in Replay.files(at: path) {
-                guard let bytes = Replay.read(file) else {
-                    StandardStream.error.writeLine("cannot read \(file)")
-                    exit(1)
-                }
-                target.run(bytes)
-                count += 1
+            guard let name = ProcessInfo.processInfo.environment["KEYCLOAK_FCGI_FUZZ_TARGET"], let target = Target(rawValue: name) else {
+                StandardStream.error.writeLine("set KEYCLOAK_FCGI_FUZZ_TARGET to one of \(Target.allCases.map(\.rawValue))")
+                exit(2)
             }
-        }
-        StandardStream.output.writeLine("\(name): replayed \(count) inputs")
+            Target.selected = target
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(
+                runLibFuzzer(&argc, &argv) { data, size in
+                    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+                    Target.selected.run(bytes)
+                    return 0
+                })
+        #else
+            let arguments = CommandLine.arguments.dropFirst()
+            guard let name = arguments.first, let target = Target(rawValue: name), arguments.count >= 2 else {
+                StandardStream.error.writeLine(
+                    "usage: keycloak-fcgi-fuzz TARGET FILE_OR_DIRECTORY... (targets: \(Target.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+                exit(2)
+            }
+            var count = 0
+            for path in arguments.dropFirst() {
+                for file in Replay.files(at: path) {
+                    guard let bytes = Replay.read(file) else {
+                        StandardStream.error.writeLine("cannot read \(file)")
+                        exit(1)
+                    }
+                    target.run(bytes)
+                    count += 1
+                }
+            }
+            StandardStream.output.writeLine("\(name): replayed \(count) inputs")
         #endif
     }
 }
@@ -138,12 +139,16 @@ enum FuzzProvider {
         let provider = IdentityProvider(
             settings: ProviderSettings(issuerCandidates: [FuzzKeys.issuer], clientID: "fastapi-keycloak", clientSecret: Secret("s")),
             limiter: ProviderCallLimiter(capacity: 4))
-        let client = KeycloakClient(provider: provider, transport: transport, logger: Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() })
+        let client = KeycloakClient(
+            provider: provider, transport: transport, logger: Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() })
         let issuer = FuzzKeys.issuer
-        transport.response = IncomingResponse(status: 200, body: Array("""
-            {"issuer":"\(issuer)","token_endpoint":"\(issuer)/t","jwks_uri":"\(issuer)/c","userinfo_endpoint":"\(issuer)/u",\
-            "introspection_endpoint":"\(issuer)/i","end_session_endpoint":"\(issuer)/l"}
-            """.utf8))
+        transport.response = IncomingResponse(
+            status: 200,
+            body: Array(
+                """
+                {"issuer":"\(issuer)","token_endpoint":"\(issuer)/t","jwks_uri":"\(issuer)/c","userinfo_endpoint":"\(issuer)/u",\
+                "introspection_endpoint":"\(issuer)/i","end_session_endpoint":"\(issuer)/l"}
+                """.utf8))
         do { provider.record(try client.discover()) } catch { preconditionFailure("fuzz discovery: \(error)") }
         return client
     }()

@@ -30,10 +30,13 @@ package func buildApplication(
     let provider = makeProvider(configuration.provider)
     // Other realms: discovery and keys only (no client credentials are ever sent to them).
     let extraProviders = configuration.extraIssuers.map { extra in
-        makeProvider(ProviderSettings(issuerCandidates: [extra.issuer], clientID: configuration.provider.clientID, clientSecret: Secret(""), limits: limits))
+        makeProvider(
+            ProviderSettings(
+                issuerCandidates: [extra.issuer], clientID: configuration.provider.clientID, clientSecret: Secret(""), limits: limits))
     }
     let monitors = ([provider] + extraProviders).map { provider in
-        ProviderMonitor(provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger, makeTransport: transportFactory)
+        ProviderMonitor(
+            provider: provider, refreshInterval: configuration.jwksRefreshInterval, logger: logger, makeTransport: transportFactory)
     }
 
     let verifier = JWTVerifier(policy: configuration.policy)
@@ -47,7 +50,8 @@ package func buildApplication(
                     var policy = configuration.policy
                     policy.audiences = extra.audiences ?? policy.audiences
                     return LocalTokenAuthenticator.TrustedIssuer(
-                        provider: provider, verifier: JWTVerifier(policy: policy), cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
+                        provider: provider, verifier: JWTVerifier(policy: policy),
+                        cache: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
                 })
         case .userinfo:
             UserinfoAuthenticator(policy: configuration.policy)
@@ -72,6 +76,7 @@ package func buildApplication(
     router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
 
     return Application(
-        configuration: configuration, provider: provider, extraProviders: extraProviders, monitors: monitors, router: router, logger: logger,
+        configuration: configuration, provider: provider, extraProviders: extraProviders, monitors: monitors, router: router,
+        logger: logger,
         makeTransport: transportFactory)
 }

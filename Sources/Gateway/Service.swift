@@ -43,7 +43,8 @@ package enum Service {
             logger.warning("starting before the identity provider is ready; discovery keeps retrying in the background")
         }
         let listener = try FastCGIListener(
-            address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode, systemd: configuration.systemdSockets)
+            address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode,
+            systemd: configuration.systemdSockets)
         let server = FastCGIServer(application: application, listener: listener, workers: configuration.workers)
         server.start()
         logger.info(

@@ -26,9 +26,10 @@ public enum StandardStream: Sendable {
     /// when the stream is closed (there is nowhere left to report that).
     private func writeAll(_ buffer: UnsafeRawBufferPointer) {
         let descriptor = self == .output ? STDOUT_FILENO : STDERR_FILENO
+        guard let base = buffer.baseAddress else { return }  // nothing to write
         var offset = 0
         while offset < buffer.count {
-            let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            let written = Glibc.write(descriptor, base + offset, buffer.count - offset)
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { return }
             offset += written

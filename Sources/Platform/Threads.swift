@@ -95,7 +95,9 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     let created = pthread_create(
         &thread, &attributes,
         { argument in
-            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            // pthread_create passes back the pointer it was given: `box`, never nil.
+            guard let argument else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(argument).takeRetainedValue()
             nameCurrentThread(box.name)
             box.body()
             return nil

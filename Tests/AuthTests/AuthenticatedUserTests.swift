@@ -17,10 +17,12 @@ struct AuthenticatedUserTests {
             "zeta-api": ["roles": ["z"]], "account": ["roles": ["manage-account", "view-profile"]], "app": ["roles": ["editor"]],
         ]
         let user = try AuthenticatedUser(claims: JSONDecoder().decode(AccessTokenClaims.self, from: Data(JSON.bytes(claims))))
-        expectFixtureUser(user, roles: [
-            "default-roles-testing", "offline_access", "uma_authorization",
-            "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
-        ])
+        expectFixtureUser(
+            user,
+            roles: [
+                "default-roles-testing", "offline_access", "uma_authorization",
+                "account:manage-account", "account:view-profile", "app:editor", "zeta-api:z",
+            ])
         #expect(user.carriesIdentity)
     }
 
@@ -29,7 +31,10 @@ struct AuthenticatedUserTests {
         arguments: [
             (#"{"sub":"s"}"#, [String]()),
             (#"{"sub":"s","realm_access":{"roles":["b","a"]}}"#, ["a", "b"]),
-            (#"{"sub":"s","realm_access":{"roles":["user","default-roles-testing","offline_access"]}}"#, ["default-roles-testing", "offline_access", "user"]),
+            (
+                #"{"sub":"s","realm_access":{"roles":["user","default-roles-testing","offline_access"]}}"#,
+                ["default-roles-testing", "offline_access", "user"]
+            ),
             (#"{"sub":"s","realm_access":{}}"#, []),
             (
                 #"{"sub":"s","resource_access":{"b-client":{"roles":["y","x"]},"a-client":{"roles":["z"]}}}"#,

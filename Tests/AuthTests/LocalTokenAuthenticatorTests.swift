@@ -319,7 +319,9 @@ struct LocalTokenAuthenticatorTests {
             }
         }
 
-        static func tokenB(_ changes: [String: Any?] = [:], kid: String = "rsa-b", key: _RSA.Signing.PrivateKey = SigningKeys.rsaOther) -> String {
+        static func tokenB(_ changes: [String: Any?] = [:], kid: String = "rsa-b", key: _RSA.Signing.PrivateKey = SigningKeys.rsaOther)
+            -> String
+        {
             TokenMinter.token(claims: FixtureRealm.claims(["iss": issuerB].merging(changes) { $1 }), kid: kid, signer: .rs256(key))
         }
     }
@@ -336,7 +338,10 @@ struct LocalTokenAuthenticatorTests {
     @Test(
         "several realms: one realm's key never verifies another realm's token",
         arguments: [
-            ("B's iss, signed by A's key under A's kid", TwoRealms.tokenB(kid: "rsa-current", key: SigningKeys.rsaCurrent), AuthError.Code.unknownKeyID),
+            (
+                "B's iss, signed by A's key under A's kid", TwoRealms.tokenB(kid: "rsa-current", key: SigningKeys.rsaCurrent),
+                AuthError.Code.unknownKeyID
+            ),
             ("B's iss, signed by A's key under B's kid", TwoRealms.tokenB(kid: "rsa-b", key: SigningKeys.rsaCurrent), .signatureInvalid),
             (
                 "A's iss, signed by B's key under B's kid",
@@ -351,7 +356,8 @@ struct LocalTokenAuthenticatorTests {
     func twoRealmsUnknownIssuer() {
         let realms = TwoRealms()
         let token = TokenMinter.token(
-            claims: FixtureRealm.claims(["iss": "https://sso.example.com/realms/tenant-c"]), kid: "rsa-c", signer: .rs256(SigningKeys.rsaOther))
+            claims: FixtureRealm.claims(["iss": "https://sso.example.com/realms/tenant-c"]), kid: "rsa-c",
+            signer: .rs256(SigningKeys.rsaOther))
         #expect(realms.refusal(token)?.code == .issuerMismatch)
         #expect(realms.transport.requests.isEmpty)
     }

@@ -69,7 +69,7 @@ enum WycheproofVectors {
         var index = text.startIndex
         while index < text.endIndex {
             let next = text.index(index, offsetBy: 2)
-            bytes.append(UInt8(text[index..<next], radix: 16)!)
+            bytes.append(UInt8(text[index..<next], radix: 16) ?? 0)  // the vectors' hex is well-formed
             index = next
         }
         return bytes
@@ -156,7 +156,8 @@ struct VerifierOutcome: CustomStringConvertible {
     let error: AuthError?
 
     var description: String {
-        passedSignature ? "passed the signature check (then: \(error.map { "\($0)" } ?? "accepted"))"
+        passedSignature
+            ? "passed the signature check (then: \(error.map { "\($0)" } ?? "accepted"))"
             : "refused: \(error.map { "\($0)" } ?? "?")"
     }
 
@@ -242,8 +243,9 @@ enum WycheproofJWS {
 
     static func policyRefusal(_ vector: JWSVector) -> PolicyRefusal? {
         if vector.isJSONSerialization {
-            return PolicyRefusal(reason: "JWS JSON serialization: only the compact form is a bearer token",
-                                 codes: [.malformedToken], signatureStillChecked: false)
+            return PolicyRefusal(
+                reason: "JWS JSON serialization: only the compact form is a bearer token",
+                codes: [.malformedToken], signatureStillChecked: false)
         }
         let alg = vector.headerAlgorithm ?? "?"
         let pieces = vector.token.split(separator: ".", omittingEmptySubsequences: false)
@@ -297,10 +299,15 @@ enum WycheproofJWS {
             switch vector.result {
             case "valid":
                 if let refusal = policyRefusal(vector) {
-                    bucket = "valid, refused by design (" + (refusal.reason.hasPrefix("alg") ? "alg outside the allow-list"
-                        : refusal.reason.hasPrefix("the token has no kid") ? "no kid"
-                        : refusal.reason.hasPrefix("JWS JSON") ? "JSON serialization"
-                        : refusal.reason.hasPrefix("empty payload") ? "empty payload" : "key pinned to another alg") + ")"
+                    bucket =
+                        "valid, refused by design ("
+                        + (refusal.reason.hasPrefix("alg")
+                            ? "alg outside the allow-list"
+                            : refusal.reason.hasPrefix("the token has no kid")
+                                ? "no kid"
+                                : refusal.reason.hasPrefix("JWS JSON")
+                                    ? "JSON serialization"
+                                    : refusal.reason.hasPrefix("empty payload") ? "empty payload" : "key pinned to another alg") + ")"
                 } else {
                     bucket = outcome.passedSignature ? "valid, verified" : "valid, NOT verified"
                 }
@@ -393,8 +400,9 @@ struct WycheproofTests {
         #expect(RawSignatureVector.all.count == 262 + 259 + 108)
     }
 
-    @Test("JSON Web Signature and JSON Web Key cases: each with its expected verdict",
-          .enabled(if: WycheproofVectors.available, WycheproofVectors.absence), arguments: JWSVector.all)
+    @Test(
+        "JSON Web Signature and JSON Web Key cases: each with its expected verdict",
+        .enabled(if: WycheproofVectors.available, WycheproofVectors.absence), arguments: JWSVector.all)
     func jws(_ vector: JWSVector) {
         let outcome = WycheproofJWS.verifier(vector)
         let signature = WycheproofJWS.signature(vector)
@@ -403,8 +411,9 @@ struct WycheproofTests {
             if let refusal = WycheproofJWS.policyRefusal(vector) {
                 // Valid in Wycheproof, refused by this verifier on purpose: say why.
                 #expect(!outcome.passedSignature, "\(vector): must be refused (\(refusal.reason)); \(outcome)")
-                #expect(outcome.error.map { refusal.codes.contains($0.code) } ?? false,
-                        "\(vector): refused for another reason than \(refusal.reason): \(outcome)")
+                #expect(
+                    outcome.error.map { refusal.codes.contains($0.code) } ?? false,
+                    "\(vector): refused for another reason than \(refusal.reason): \(outcome)")
                 if refusal.signatureStillChecked {
                     #expect(signature == true, "\(vector): the signature layer must still verify it (\(refusal.reason))")
                 }
@@ -434,8 +443,9 @@ struct WycheproofTests {
         }
     }
 
-    @Test("raw RS256, PS256 and ES256 (P1363 r||s) signature cases: each with its expected verdict",
-          .enabled(if: WycheproofVectors.available, WycheproofVectors.absence), arguments: RawSignatureVector.all)
+    @Test(
+        "raw RS256, PS256 and ES256 (P1363 r||s) signature cases: each with its expected verdict",
+        .enabled(if: WycheproofVectors.available, WycheproofVectors.absence), arguments: RawSignatureVector.all)
     func rawSignature(_ vector: RawSignatureVector) {
         let verdict = vector.verify()
         switch vector.result {

@@ -414,7 +414,8 @@ struct AppConfigurationTests {
             ]) { $1 })
         #expect(configuration.provider.issuerCandidates == ["https://sso.example.com/realms/testing"])
         #expect(configuration.provider.discoveryURL == "http://keycloak:8080/realms/testing/.well-known/openid-configuration")
-        #expect(configuration.summary.contains("KEYCLOAK_DISCOVERY_URL=http://keycloak:8080/realms/testing/.well-known/openid-configuration"))
+        #expect(
+            configuration.summary.contains("KEYCLOAK_DISCOVERY_URL=http://keycloak:8080/realms/testing/.well-known/openid-configuration"))
         #expect(try load(Self.minimal).provider.discoveryURL == nil)
         #expect(problems(Self.minimal.merging(["KEYCLOAK_DISCOVERY_URL": "keycloak:8080/x"]) { $1 })?.keys == ["KEYCLOAK_DISCOVERY_URL"])
     }
@@ -430,7 +431,8 @@ struct AppConfigurationTests {
                 .init(issuer: "https://sso.example.com/realms/b", audiences: nil),
                 .init(issuer: "https://sso.example.com/realms/c", audiences: ["client-c"]),
             ])
-        #expect(configuration.summary.contains("AUTH_EXTRA_ISSUERS=https://sso.example.com/realms/b,https://sso.example.com/realms/c=client-c"))
+        #expect(
+            configuration.summary.contains("AUTH_EXTRA_ISSUERS=https://sso.example.com/realms/b,https://sso.example.com/realms/c=client-c"))
         #expect(try load(Self.minimal).extraIssuers.isEmpty)
     }
 

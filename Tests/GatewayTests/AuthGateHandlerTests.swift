@@ -60,7 +60,8 @@ struct AuthGateHandlerTests {
     @Test(
         "an unusable token: 401 with error=\"invalid_token\"",
         arguments: [
-            "junk", FixtureRealm.validToken(["exp": FixtureRealm.now.timeIntervalSince1970 - 60]), FixtureRealm.validToken(key: SigningKeys.rsaOther),
+            "junk", FixtureRealm.validToken(["exp": FixtureRealm.now.timeIntervalSince1970 - 60]),
+            FixtureRealm.validToken(key: SigningKeys.rsaOther),
             FixtureRealm.validToken(["typ": "Refresh"]), FixtureRealm.validToken(["iss": "https://evil.example.com/realms/testing"]),
         ])
     func invalidToken(token: String) throws {
@@ -155,7 +156,8 @@ struct AuthGateHandlerTests {
     @Test("a role with a line break is sanitized too")
     func roleInjection() throws {
         let app = try AppHarness()
-        let response = gate(app, "Bearer \(FixtureRealm.validToken(["realm_access": ["roles": ["reader\r\nX-Admin: 1", "b"]], "resource_access": nil]))")
+        let response = gate(
+            app, "Bearer \(FixtureRealm.validToken(["realm_access": ["roles": ["reader\r\nX-Admin: 1", "b"]], "resource_access": nil]))")
         #expect(response.header("X-Auth-Roles") == "b,readerX-Admin: 1")
     }
 

@@ -139,7 +139,11 @@ extension LineLogHandlerTests {
         }
         #expect(lines.count == 1)
         let line = try #require(lines.first)
-        #expect(line.wholeMatch(of: #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info keycloak-fcgi\.test: request marker-[0-9A-F-]+ auth\.sub=abc http\.status=200 request\.id=r-9/#) != nil, "\(line)")
+        #expect(
+            line.wholeMatch(
+                of:
+                    #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info keycloak-fcgi\.test: request marker-[0-9A-F-]+ auth\.sub=abc http\.status=200 request\.id=r-9/#
+            ) != nil, "\(line)")
     }
 
     @Test("text: below the handler's level nothing is written")

@@ -40,7 +40,8 @@ struct LogoutHandlerTests {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
         app.provider.answer(.introspect, with: FakeKeycloak.introspection(["sid": "s-1"]))
         let response = app.post(
-            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-1"]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))",
+            authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-1"]))")
         #expect(response.status == .noContent)
         #expect(response.body.isEmpty)
         #expect(app.provider.requests(to: .logout).count == 1)
@@ -50,7 +51,8 @@ struct LogoutHandlerTests {
     func otherSession() throws {
         let app = try AppHarness()
         let response = app.post(
-            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-2"]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))",
+            authorization: "Bearer \(FixtureRealm.validToken(["sid": "s-2"]))")
         #expect(response.status == .unauthorized)
         expectBody(response, Self.couldNotValidate)
         #expect(response.header("WWW-Authenticate") == #"Bearer error="invalid_token""#)
@@ -105,7 +107,8 @@ struct LogoutHandlerTests {
         let app = try AppHarness(environment: ["AUTH_VERIFY": "introspect"])
         app.provider.answer(.introspect, with: FakeKeycloak.inactive)
         let response = app.post(
-            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))", authorization: "Bearer \(FixtureRealm.validToken(["sid": bearerSession]))")
+            "/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))",
+            authorization: "Bearer \(FixtureRealm.validToken(["sid": bearerSession]))")
         #expect(response.status.code == status)
         #expect(app.provider.requests(to: .logout).count == (status == 204 ? 1 : 0))
     }
@@ -116,7 +119,8 @@ struct LogoutHandlerTests {
         app.provider.answer(
             .logout,
             with: .json(
-                400, #"{"error":"invalid_grant","error_description":"Invalid refresh token. Token client and authorized client don't match"}"#))
+                400,
+                #"{"error":"invalid_grant","error_description":"Invalid refresh token. Token client and authorized client don't match"}"#))
         let response = app.post("/logout", form: "refresh_token=\(FixtureRealm.refreshToken(sid: "s-1"))")
         #expect(response.status == .unauthorized)
         expectBody(response, #"{"detail":"Invalid or expired refresh token"}"#)

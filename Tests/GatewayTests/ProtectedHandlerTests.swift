@@ -52,10 +52,17 @@ struct ProtectedHandlerTests {
         let app = try AppHarness()
         let bare = app.get("/protected", authorization: "Bearer \(FixtureRealm.validToken(["email": nil, "name": nil]))")
         #expect(bare.status == .ok)
-        expectBody(bare, #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#)
+        expectBody(
+            bare,
+            #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#
+        )
 
-        let subOnly = app.get("/protected", authorization: "Bearer \(FixtureRealm.validToken(["preferred_username": nil, "email": nil, "name": nil]))")
-        expectBody(subOnly, #"{"preferred_username":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#)
+        let subOnly = app.get(
+            "/protected", authorization: "Bearer \(FixtureRealm.validToken(["preferred_username": nil, "email": nil, "name": nil]))")
+        expectBody(
+            subOnly,
+            #"{"preferred_username":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#
+        )
     }
 
     @Test("Swagger's doubled prefix still works")
@@ -116,7 +123,8 @@ struct ProtectedHandlerTests {
         let token = FixtureRealm.validToken()
         #expect(app.get("/protected", authorization: "Bearer \(token)", now: FixtureRealm.now.addingTimeInterval(300 + 29)).status == .ok)
         #expect(
-            app.get("/protected", authorization: "Bearer \(token)", now: FixtureRealm.now.addingTimeInterval(300 + 31)).status == .unauthorized)
+            app.get("/protected", authorization: "Bearer \(token)", now: FixtureRealm.now.addingTimeInterval(300 + 31)).status
+                == .unauthorized)
     }
 
     @Test("a well-formed token before discovery is 503; junk is still 401")
@@ -167,7 +175,8 @@ struct ProtectedHandlerTests {
         app.provider.answer(.userinfo, with: .json(200, #"{"sub":"0f1e","preferred_username":"abdullah"}"#))
         expectBody(
             app.get("/protected", authorization: "Bearer \(FixtureRealm.validToken())"),
-            #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#)
+            #"{"preferred_username":"abdullah","email":null,"full_name":null,"roles":["default-roles-testing","offline_access","uma_authorization","account:manage-account","account:view-profile"]}"#
+        )
     }
 
     @Test(
@@ -217,7 +226,8 @@ struct ProtectedHandlerTests {
 
     @Test(
         "userinfo and introspect modes: junk and oversized tokens are refused without a provider call",
-        arguments: ["userinfo", "introspect"], [
+        arguments: ["userinfo", "introspect"],
+        [
             "junk", "a.b", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d",
             String(repeating: "a", count: 8000) + "." + String(repeating: "b", count: 9000) + ".c",
         ])
@@ -248,7 +258,9 @@ struct ProtectedHandlerTests {
     static let abdullahWithRoles =
         #"{"preferred_username":"abdullah","email":"abdullah@example.com","full_name":"Abdullah Alqahtani","roles":["default-roles-testing","reader","orders-api:read","orders-api:write","zeta:z"]}"#
 
-    @Test("roles: realm roles sorted, then client roles as client:role sorted by client and role", arguments: ["jwks", "userinfo", "introspect"])
+    @Test(
+        "roles: realm roles sorted, then client roles as client:role sorted by client and role",
+        arguments: ["jwks", "userinfo", "introspect"])
     func roles(mode: String) throws {
         let app = try AppHarness(environment: ["AUTH_VERIFY": mode])
         app.provider.answer(.introspect, with: FakeKeycloak.introspection(Self.roleClaims))

@@ -5,105 +5,105 @@
 public enum TestKeys {
     /// RSA 2048: the provider's current signing key.
     public static let rsaCurrent = """
-    -----BEGIN PRIVATE KEY-----
-    MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDqxXKz/5o2e8YA
-    7KYi/BNleEqxTmm6WesG2+7GjnsN0+C4HgpLo6hXUPwdvOX/dVdvRlp9779GRL4d
-    7WKDAD+tcR7CElVp0t6HCoxUcW4D5PhiSNBCoe2jXFW1Rel4Ug3kID/Tmk9hDapk
-    4w6BbukyM/zPeJDLjOLyl3XQyL/t2b8nY/U1SRs1ZaBdJRtiLxKlwvVggIhYrFZk
-    GDYn/0u7RXrhjl6JSLyL+Io8660ZNxq4HmWXyF9x8gUhcD1olynDHXJsSojUNWDt
-    qOzCp6Le0fNgSr6BcP3zFCPmUYNStwNlEXtE9UlNu5VSD4l9D8iIlFZ2KmqP8/Xi
-    AD34FuKTAgMBAAECggEARqeotyJAO5BxjTqrX1EE119l/0mNiT9he7159XjQ8N7o
-    vRCRYaU91xVw4tREVebvKvZ96nPaWV/75Y7ZPHq5L04hhx+0Y/ZJ8VNL22gNx49D
-    73RhdQQ9vBHgW39QXd04AAVyoBDLPfa6ZsVsyqhh9zFtLtVmolPiw0aw9uZL2N1B
-    WB3hydM2rnBzxVsMxhZHkIfYW5Ka/+5YnX7GSH09HVnr1QvDoCdE1JUu0YlLJXD1
-    x3rVU47SRxB5MvQ4YxTJZTA8WOIEJyXj7BH+fcEIjr5hNFWYTOnWIjll6wCUZSK/
-    ucBQxPbojrgleCVVBSuklN7dGqEw1dXWgoZif/zgwQKBgQD3XSUmb+Y6qvTnzOBZ
-    yt/fyG9pGGvL+BRKa4jfiO/6ScwSBR9FnXziQx1o71MIeyDjXiSCyBHBGl/H4BAO
-    b81Gd07XYBQafbpnJYjBfuR3zwgBQm1qeNAd7l1iwSDukK/UtG5URPk/HQ550Yn1
-    wW/MGms/E8OC695tgKW10l9LQQKBgQDy98E7m4IPZQMqTgy/jS9JaY0JDdLBAQc/
-    XXapLHN6qIatv/gD5uXew7F3pV/wopOHpKA7powRS8UJknqSn8KonCKWsrOhVqEL
-    IsF1DLJgEOzkwg6drc87BDhigcj+Vh14SjdMplBSTwn5DqswePyDYkWlfWiKbBn+
-    QT5uVuDc0wKBgCXp+/C5RAOIAoOo7lY09z14nkLwgE1CF/IUK2V/urCVMRct+84S
-    xnpzqQVVcVeib7cJzfTRr472eOnM2Qktb7w2OzpdupcY4EJBCYYG6gPHEsYGpXil
-    TdjYmS2yxlZqjNjAUwzNiZp33KklSc0GOhmBjyCa6eOePXhxOHT26q5BAoGAJnaw
-    YYZZzaQZHy5h+EUakk2iZSeKEMHf6tkZ+ugtk+JwB7uXQM7h3yUtyBonGQozvsqC
-    D09rZyWOmNhWjTW7dEPbee3qYAU902x6IdSTvH+RcRmDhNTKNLaTUoznS9RIMA3X
-    uUuu9YjLtGDtGuxcVVROYEd9MESyzLx5bLBWQr8CgYA4eCS4JruriXpMGGADrCm8
-    0HHDlNRNgyb23zCBp0O6cZYydX8CNedTe5tW2OtQNKFn5PFTSmaFACIQYzqiJNGs
-    2X70uxmNXiG7M1Vo1yPHv8HRM8dp9dP8hGMKDlo0HS/3FDkWS78tM+HK7spcvI0S
-    m4bxLgKbD5VfbhWAk9JToQ==
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDqxXKz/5o2e8YA
+        7KYi/BNleEqxTmm6WesG2+7GjnsN0+C4HgpLo6hXUPwdvOX/dVdvRlp9779GRL4d
+        7WKDAD+tcR7CElVp0t6HCoxUcW4D5PhiSNBCoe2jXFW1Rel4Ug3kID/Tmk9hDapk
+        4w6BbukyM/zPeJDLjOLyl3XQyL/t2b8nY/U1SRs1ZaBdJRtiLxKlwvVggIhYrFZk
+        GDYn/0u7RXrhjl6JSLyL+Io8660ZNxq4HmWXyF9x8gUhcD1olynDHXJsSojUNWDt
+        qOzCp6Le0fNgSr6BcP3zFCPmUYNStwNlEXtE9UlNu5VSD4l9D8iIlFZ2KmqP8/Xi
+        AD34FuKTAgMBAAECggEARqeotyJAO5BxjTqrX1EE119l/0mNiT9he7159XjQ8N7o
+        vRCRYaU91xVw4tREVebvKvZ96nPaWV/75Y7ZPHq5L04hhx+0Y/ZJ8VNL22gNx49D
+        73RhdQQ9vBHgW39QXd04AAVyoBDLPfa6ZsVsyqhh9zFtLtVmolPiw0aw9uZL2N1B
+        WB3hydM2rnBzxVsMxhZHkIfYW5Ka/+5YnX7GSH09HVnr1QvDoCdE1JUu0YlLJXD1
+        x3rVU47SRxB5MvQ4YxTJZTA8WOIEJyXj7BH+fcEIjr5hNFWYTOnWIjll6wCUZSK/
+        ucBQxPbojrgleCVVBSuklN7dGqEw1dXWgoZif/zgwQKBgQD3XSUmb+Y6qvTnzOBZ
+        yt/fyG9pGGvL+BRKa4jfiO/6ScwSBR9FnXziQx1o71MIeyDjXiSCyBHBGl/H4BAO
+        b81Gd07XYBQafbpnJYjBfuR3zwgBQm1qeNAd7l1iwSDukK/UtG5URPk/HQ550Yn1
+        wW/MGms/E8OC695tgKW10l9LQQKBgQDy98E7m4IPZQMqTgy/jS9JaY0JDdLBAQc/
+        XXapLHN6qIatv/gD5uXew7F3pV/wopOHpKA7powRS8UJknqSn8KonCKWsrOhVqEL
+        IsF1DLJgEOzkwg6drc87BDhigcj+Vh14SjdMplBSTwn5DqswePyDYkWlfWiKbBn+
+        QT5uVuDc0wKBgCXp+/C5RAOIAoOo7lY09z14nkLwgE1CF/IUK2V/urCVMRct+84S
+        xnpzqQVVcVeib7cJzfTRr472eOnM2Qktb7w2OzpdupcY4EJBCYYG6gPHEsYGpXil
+        TdjYmS2yxlZqjNjAUwzNiZp33KklSc0GOhmBjyCa6eOePXhxOHT26q5BAoGAJnaw
+        YYZZzaQZHy5h+EUakk2iZSeKEMHf6tkZ+ugtk+JwB7uXQM7h3yUtyBonGQozvsqC
+        D09rZyWOmNhWjTW7dEPbee3qYAU902x6IdSTvH+RcRmDhNTKNLaTUoznS9RIMA3X
+        uUuu9YjLtGDtGuxcVVROYEd9MESyzLx5bLBWQr8CgYA4eCS4JruriXpMGGADrCm8
+        0HHDlNRNgyb23zCBp0O6cZYydX8CNedTe5tW2OtQNKFn5PFTSmaFACIQYzqiJNGs
+        2X70uxmNXiG7M1Vo1yPHv8HRM8dp9dP8hGMKDlo0HS/3FDkWS78tM+HK7spcvI0S
+        m4bxLgKbD5VfbhWAk9JToQ==
+        -----END PRIVATE KEY-----
+        """
 
     /// RSA 2048: a key the provider does not publish (forgeries).
     public static let rsaOther = """
-    -----BEGIN PRIVATE KEY-----
-    MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDieoyffsBHNKZt
-    T4fA54DsMorUifEYr1Ow+m5Mtj0BTiXruhdMxJP9iyGHEg24Ha1KW6P8vCPCxTQ9
-    lfSPdU6vzOPJCYjnM5K46ktIz5F4P0TFq89MwUa8JIY1br/sTLrMPCQSJIVkNHVj
-    fvhg1njZHQ3/LLBU55E12KSSuh7K566ce4onqq9wJFkxVXrGL1Jo4PVBx2JzmSVD
-    qt07HICwxGt9MFJqC7ElC0G3ofLHtmuk7TZ6ctBys8bOAdCw3Z35zShxi+ObdPcx
-    /O4bJUFnwUyOlSVjNTSzZ33Pu1Tp10oCT7Z4naLdBuPPzvVxMrYoUQvVlnR6uxMX
-    YK31ft45AgMBAAECggEAP1HKDTGv6niS607oAov3JJKA9ClY6fDi8kEiI3p0FfBW
-    c9CEgScYxTNn/U6T3V0WvQpgD+I+EU93apyJUq6WgFpFeUicKR/nLqH6yHGYF0mB
-    Hc8KV0hWUXXYvAmpyRQuybkq0JO7Y6ezBk1SfiiYgwM3jZdd+W8Az1AxuwAkac/T
-    +UPiPV4F3xt/isUAr7ueJcyops8/yWvFvoJpxLgdKia6eQ4dqa7PIeJA1DjX1NcR
-    TgnGDUGPJeygL/uUFPNAIrFtSTvnRwYkvWog4emPJi2eN2E47zNjFmo2PKo09dKt
-    VLNjmY7Eid+awcRvWu/V5HUFfkovG6F/aEJJex4irQKBgQD2bVJGWEwa/1jEkL96
-    hilq1v9LZSCg65p8p3ut9mShtMDtsiDcDWJppInHC3N41NqzuSbCCub5/KYNt1mf
-    mc4phpE9m9fx2Hx68rSDEUIzgHFbwwc8rdXUJis5Q+Sig5xLSciNKSk4+O7LW2WC
-    jPoBDhQchUAZVd334o3/CbtZowKBgQDrRthK/OYgy+0d+jvH0qZa5hq+rET5mn/L
-    hV3cDWD0tNghChPhnC7gok+7C/Jl6v5kyf2yabYqb+jH4DaaO3cqCeUc1F96vUOu
-    7ZROpd9oKccrAB983tXkuZc9uti6XNi+xJbcdC5C5snjXywrBE+4jKNRmVthVgHL
-    gJSubSGecwKBgQCbJXbQPRUlRjBwCSXUkRUQY+31XOTvC4aHBrcyblcrC+8Pd7+C
-    a5bTJjlsLMR1haVv05kYP97t8ufk6NOvTRlkQYm9vRl29TJiAd4uSrZgUHSOLjqn
-    NFbUq3c5JYqT2sKTEBAI96oxaWCGfbNqPzHDaka1MhuKF+qY/3Ug5dKjewKBgQCn
-    /Vuun0iJnlHeF6/bi5LwUGBESKivOBuLa9yKpJrX3tB7NsDfVC88gWhAe9VF5DZk
-    LL2SSFyjjGg/Xt5d3ZvGTm5i2VibQMw0+LnuNg2ASGRHVb0l4c4DlGhi0SiyWF0C
-    SUgWfHYTmsoIKQpWZKuvb+uk9cUDiO+bKGIA8TcR9QKBgQCpG8CW3PpA5Q5DPb2Q
-    EHEug9aSEKWfREhY4PuwJ74r5T/I15ZrzJgmE7xr+8FaEZVTdPXm19Fd0hwU163X
-    AVXd1NmnWr5/K5/vSpCz8+pH407RQaZcF5I3HvFakjVYQfq9K0wXelBa5yFRzP8L
-    Q+UNFpu5OPpF73zLIe+qgyD0uw==
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDieoyffsBHNKZt
+        T4fA54DsMorUifEYr1Ow+m5Mtj0BTiXruhdMxJP9iyGHEg24Ha1KW6P8vCPCxTQ9
+        lfSPdU6vzOPJCYjnM5K46ktIz5F4P0TFq89MwUa8JIY1br/sTLrMPCQSJIVkNHVj
+        fvhg1njZHQ3/LLBU55E12KSSuh7K566ce4onqq9wJFkxVXrGL1Jo4PVBx2JzmSVD
+        qt07HICwxGt9MFJqC7ElC0G3ofLHtmuk7TZ6ctBys8bOAdCw3Z35zShxi+ObdPcx
+        /O4bJUFnwUyOlSVjNTSzZ33Pu1Tp10oCT7Z4naLdBuPPzvVxMrYoUQvVlnR6uxMX
+        YK31ft45AgMBAAECggEAP1HKDTGv6niS607oAov3JJKA9ClY6fDi8kEiI3p0FfBW
+        c9CEgScYxTNn/U6T3V0WvQpgD+I+EU93apyJUq6WgFpFeUicKR/nLqH6yHGYF0mB
+        Hc8KV0hWUXXYvAmpyRQuybkq0JO7Y6ezBk1SfiiYgwM3jZdd+W8Az1AxuwAkac/T
+        +UPiPV4F3xt/isUAr7ueJcyops8/yWvFvoJpxLgdKia6eQ4dqa7PIeJA1DjX1NcR
+        TgnGDUGPJeygL/uUFPNAIrFtSTvnRwYkvWog4emPJi2eN2E47zNjFmo2PKo09dKt
+        VLNjmY7Eid+awcRvWu/V5HUFfkovG6F/aEJJex4irQKBgQD2bVJGWEwa/1jEkL96
+        hilq1v9LZSCg65p8p3ut9mShtMDtsiDcDWJppInHC3N41NqzuSbCCub5/KYNt1mf
+        mc4phpE9m9fx2Hx68rSDEUIzgHFbwwc8rdXUJis5Q+Sig5xLSciNKSk4+O7LW2WC
+        jPoBDhQchUAZVd334o3/CbtZowKBgQDrRthK/OYgy+0d+jvH0qZa5hq+rET5mn/L
+        hV3cDWD0tNghChPhnC7gok+7C/Jl6v5kyf2yabYqb+jH4DaaO3cqCeUc1F96vUOu
+        7ZROpd9oKccrAB983tXkuZc9uti6XNi+xJbcdC5C5snjXywrBE+4jKNRmVthVgHL
+        gJSubSGecwKBgQCbJXbQPRUlRjBwCSXUkRUQY+31XOTvC4aHBrcyblcrC+8Pd7+C
+        a5bTJjlsLMR1haVv05kYP97t8ufk6NOvTRlkQYm9vRl29TJiAd4uSrZgUHSOLjqn
+        NFbUq3c5JYqT2sKTEBAI96oxaWCGfbNqPzHDaka1MhuKF+qY/3Ug5dKjewKBgQCn
+        /Vuun0iJnlHeF6/bi5LwUGBESKivOBuLa9yKpJrX3tB7NsDfVC88gWhAe9VF5DZk
+        LL2SSFyjjGg/Xt5d3ZvGTm5i2VibQMw0+LnuNg2ASGRHVb0l4c4DlGhi0SiyWF0C
+        SUgWfHYTmsoIKQpWZKuvb+uk9cUDiO+bKGIA8TcR9QKBgQCpG8CW3PpA5Q5DPb2Q
+        EHEug9aSEKWfREhY4PuwJ74r5T/I15ZrzJgmE7xr+8FaEZVTdPXm19Fd0hwU163X
+        AVXd1NmnWr5/K5/vSpCz8+pH407RQaZcF5I3HvFakjVYQfq9K0wXelBa5yFRzP8L
+        Q+UNFpu5OPpF73zLIe+qgyD0uw==
+        -----END PRIVATE KEY-----
+        """
 
     /// RSA 1024: too small; JWKS parsing must skip it.
     public static let rsa1024 = """
-    -----BEGIN PRIVATE KEY-----
-    MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBALecfmu3a/wguIe9
-    jeMBD4Tst4HGOVhTMVPo2V+VKDPx+PENdJoGj3NYnMCIwhLZfkjasmHJcCNugf52
-    4//apH4+D0EJz+Cw3j2elbFWABPvweZK4ygvygIKg26Anw/3pjiP7rNXCyQ0BvEm
-    NMq1hNsKQWvgS6hLn9j4nrLWeaCTAgMBAAECgYEAlyvLklg0GiO+ilPwrAPFiUV0
-    WO6hbC0iodlGj0G5FfuVYLIZXG8mUGuWs5ZlYyuao9UbpRM6tpFXifDNC2wynTDX
-    gwvSiAVoCjUW0F+xjgV5WI7EOnPzL9jTMN004Bq07bmKGo9VDQv34/kDo38SCZWr
-    gVGAeD0KKrACEM4AcLECQQDdpJdXq+CQ68QV4xa/drqH9/EsEnPJ+dcU7dn8bvO6
-    ICwjOXVBtIy8hMFHDvG7ZwrAADAee2D0Iwox1BKc6wRPAkEA1BKzn9avnLJq0iVn
-    FIBiNMoNX5UeSuUcVkB8Sha/9o+e6VXjcsu/tEosrdrkgxmRqjq/cr5w25vH2Uz6
-    4Y+afQJALyayo44HCg19+4IB9t1VNVPD1LJgO5mQ7fzjoNYht3jcqumwTjgQsJI1
-    Y96EAnAbU1k242Uv7P//TTZmd0dv9QJAYrzmVsgM8Wb8ZyU07g2sK6nbOiJifTpY
-    zCuv8orPC4voz/jGMh98/QL/9F4SwJs5/8jkdBcI0qagEKNPt481vQJACqP6IKGy
-    6bSO76bNVlGic/WFuLUXg0Qq2D/FGaUt9y2S7LuaspPagtAm4FKckB37Pkltb6Yh
-    hvhhM8TjjvEcgw==
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBALecfmu3a/wguIe9
+        jeMBD4Tst4HGOVhTMVPo2V+VKDPx+PENdJoGj3NYnMCIwhLZfkjasmHJcCNugf52
+        4//apH4+D0EJz+Cw3j2elbFWABPvweZK4ygvygIKg26Anw/3pjiP7rNXCyQ0BvEm
+        NMq1hNsKQWvgS6hLn9j4nrLWeaCTAgMBAAECgYEAlyvLklg0GiO+ilPwrAPFiUV0
+        WO6hbC0iodlGj0G5FfuVYLIZXG8mUGuWs5ZlYyuao9UbpRM6tpFXifDNC2wynTDX
+        gwvSiAVoCjUW0F+xjgV5WI7EOnPzL9jTMN004Bq07bmKGo9VDQv34/kDo38SCZWr
+        gVGAeD0KKrACEM4AcLECQQDdpJdXq+CQ68QV4xa/drqH9/EsEnPJ+dcU7dn8bvO6
+        ICwjOXVBtIy8hMFHDvG7ZwrAADAee2D0Iwox1BKc6wRPAkEA1BKzn9avnLJq0iVn
+        FIBiNMoNX5UeSuUcVkB8Sha/9o+e6VXjcsu/tEosrdrkgxmRqjq/cr5w25vH2Uz6
+        4Y+afQJALyayo44HCg19+4IB9t1VNVPD1LJgO5mQ7fzjoNYht3jcqumwTjgQsJI1
+        Y96EAnAbU1k242Uv7P//TTZmd0dv9QJAYrzmVsgM8Wb8ZyU07g2sK6nbOiJifTpY
+        zCuv8orPC4voz/jGMh98/QL/9F4SwJs5/8jkdBcI0qagEKNPt481vQJACqP6IKGy
+        6bSO76bNVlGic/WFuLUXg0Qq2D/FGaUt9y2S7LuaspPagtAm4FKckB37Pkltb6Yh
+        hvhhM8TjjvEcgw==
+        -----END PRIVATE KEY-----
+        """
 
     /// EC P-256 (ES256).
     public static let p256 = """
-    -----BEGIN PRIVATE KEY-----
-    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDCa7pn8hSM005PGJ
-    1da3UXE7V5k2EskQVkYWocPSkLehRANCAAR5gH2IFH3bc9LD7Fuiv1q5JpY/pb1K
-    /YGX7flWOlMGqPv4q5TUaZX0aOjz8SSNZoEIpRnREIvT5JxJRasppmTu
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDCa7pn8hSM005PGJ
+        1da3UXE7V5k2EskQVkYWocPSkLehRANCAAR5gH2IFH3bc9LD7Fuiv1q5JpY/pb1K
+        /YGX7flWOlMGqPv4q5TUaZX0aOjz8SSNZoEIpRnREIvT5JxJRasppmTu
+        -----END PRIVATE KEY-----
+        """
 
     /// EC P-384 (ES384).
     public static let p384 = """
-    -----BEGIN PRIVATE KEY-----
-    MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAKWF3DKfrCyDyQx5Vv
-    d3KM4RzLWwv8VF/l7cH4Cpwryn0oPCDLTfZrO8qSz3qOQbuhZANiAASMsjwRNKzR
-    4E7NU9r1H2pRQXWj0zUQJfFSje+MMQxrgrOHYAyy2yMs/h/QUptEI0qvjWr/ysV6
-    8mMobhx48ypcAeBP9IOmyLK+EFcPf0SJ0gell/bKDh4lMxNqD56lDzc=
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAKWF3DKfrCyDyQx5Vv
+        d3KM4RzLWwv8VF/l7cH4Cpwryn0oPCDLTfZrO8qSz3qOQbuhZANiAASMsjwRNKzR
+        4E7NU9r1H2pRQXWj0zUQJfFSje+MMQxrgrOHYAyy2yMs/h/QUptEI0qvjWr/ysV6
+        8mMobhx48ypcAeBP9IOmyLK+EFcPf0SJ0gell/bKDh4lMxNqD56lDzc=
+        -----END PRIVATE KEY-----
+        """
 
 }

@@ -20,7 +20,8 @@ public struct IntrospectionAuthenticator: Authenticator {
     public let activeTTL: Double
     public let inactiveTTL: Double
 
-    public init(verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<Verdict>?, activeTTL: Double, inactiveTTL: Double = 2) {
+    public init(verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<Verdict>?, activeTTL: Double, inactiveTTL: Double = 2)
+    {
         self.verifier = verifier
         self.provider = provider
         self.cache = cache

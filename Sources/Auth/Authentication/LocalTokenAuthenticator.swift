@@ -43,7 +43,9 @@ public struct LocalTokenAuthenticator: Authenticator {
 
     private static let allAlgorithms = Set(SignatureAlgorithm.allCases)
 
-    public init(verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<AuthenticatedUser>? = nil, extraIssuers: [TrustedIssuer] = []) {
+    public init(
+        verifier: JWTVerifier, provider: IdentityProvider, cache: TokenCache<AuthenticatedUser>? = nil, extraIssuers: [TrustedIssuer] = []
+    ) {
         self.primary = TrustedIssuer(provider: provider, verifier: verifier, cache: cache)
         self.extraIssuers = Dictionary(extraIssuers.map { ($0.provider.settings.label, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -63,7 +65,9 @@ public struct LocalTokenAuthenticator: Authenticator {
         return try verify(token, at: primary, using: client, now: now)
     }
 
-    private func verify(_ token: String, at issuer: TrustedIssuer, using client: KeycloakClient, now: Date) throws(AuthError) -> AuthenticatedUser {
+    private func verify(_ token: String, at issuer: TrustedIssuer, using client: KeycloakClient, now: Date) throws(AuthError)
+        -> AuthenticatedUser
+    {
         let provider = issuer.provider
         let verifier = issuer.verifier
         // Until discovery succeeds every supported algorithm passes the allow-list, so

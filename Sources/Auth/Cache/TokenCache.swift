@@ -57,7 +57,9 @@ public final class TokenCache<Value: Sendable>: Sendable {
     @discardableResult
     public func evict(keyIDs: Set<String>) -> Int {
         guard !keyIDs.isEmpty else { return 0 }
-        return shards.reduce(0) { total, shard in total + shard.state.withLock { $0.removeAll(where: { $0.keyID.map(keyIDs.contains) ?? false }) } }
+        return shards.reduce(0) { total, shard in
+            total + shard.state.withLock { $0.removeAll(where: { $0.keyID.map(keyIDs.contains) ?? false }) }
+        }
     }
 
     /// Entries held now (live or not yet swept).

@@ -46,12 +46,14 @@ final class CurlEasyHandle {
         try Curl.check(kfc_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "PROTOCOLS_STR")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "FOLLOWLOCATION")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
-        try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.timeoutMilliseconds(limits.connectTimeout)), "CONNECTTIMEOUT_MS")
+        try Curl.check(
+            kfc_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.timeoutMilliseconds(limits.connectTimeout)), "CONNECTTIMEOUT_MS")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.timeoutMilliseconds(limits.totalTimeout)), "TIMEOUT_MS")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
         try Curl.check(kfc_curl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1), "TCP_NODELAY")
-        try Curl.check(kfc_curl_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limits.maximumResponseBytes)), "MAXFILESIZE_LARGE")
+        try Curl.check(
+            kfc_curl_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limits.maximumResponseBytes)), "MAXFILESIZE_LARGE")
         try Curl.check(kfc_curl_setopt_string(handle, CURLOPT_USERAGENT, "keycloak-fcgi"), "USERAGENT")
         if let caFile = limits.caFile {
             try Curl.check(kfc_curl_setopt_string(handle, CURLOPT_CAINFO, caFile), "CAINFO")
@@ -103,7 +105,6 @@ final class CurlEasyHandle {
         _ = kfc_curl_getinfo_string(handle, CURLINFO_CONTENT_TYPE, &contentType)
         return IncomingResponse(status: status, contentType: contentType.map { String(cString: $0) }, body: sink.bytes)
     }
-
 
     /// curl's timeouts in whole milliseconds, at least 1 (0 would mean "no timeout").
     private static func timeoutMilliseconds(_ duration: Duration) -> Int {

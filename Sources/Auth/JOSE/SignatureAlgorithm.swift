@@ -26,11 +26,14 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable, Hashable {
     func verify(_ signature: [UInt8], over signingInput: ArraySlice<UInt8>, with key: VerificationKey) -> Bool {
         switch (self, key) {
         case (.rs256, .rsa(let key)):
-            return key.isValidSignature(.init(rawRepresentation: signature), for: SHA256.hash(data: signingInput), padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                .init(rawRepresentation: signature), for: SHA256.hash(data: signingInput), padding: .insecurePKCS1v1_5)
         case (.rs384, .rsa(let key)):
-            return key.isValidSignature(.init(rawRepresentation: signature), for: SHA384.hash(data: signingInput), padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                .init(rawRepresentation: signature), for: SHA384.hash(data: signingInput), padding: .insecurePKCS1v1_5)
         case (.rs512, .rsa(let key)):
-            return key.isValidSignature(.init(rawRepresentation: signature), for: SHA512.hash(data: signingInput), padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                .init(rawRepresentation: signature), for: SHA512.hash(data: signingInput), padding: .insecurePKCS1v1_5)
         case (.ps256, .rsa(let key)):
             return key.isValidSignature(.init(rawRepresentation: signature), for: SHA256.hash(data: signingInput), padding: .PSS)
         case (.ps384, .rsa(let key)):

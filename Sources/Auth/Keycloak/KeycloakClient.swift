@@ -17,7 +17,10 @@ public final class KeycloakClient {
 
     /// - Parameter usesLimiter: whether calls take a slot of the provider's call limiter
     ///   (worker threads do; the background monitor does not).
-    public init(provider: IdentityProvider, transport: any HTTPTransport, usesLimiter: Bool = true, logger: Logger = Logger(label: "keycloak-fcgi.provider")) {
+    public init(
+        provider: IdentityProvider, transport: any HTTPTransport, usesLimiter: Bool = true,
+        logger: Logger = Logger(label: "keycloak-fcgi.provider")
+    ) {
         self.provider = provider
         self.transport = transport
         self.usesLimiter = usesLimiter
@@ -52,20 +55,24 @@ public final class KeycloakClient {
             guard provider.settings.issuerCandidates.contains(metadata.issuer) else {
                 throw AuthError(
                     .identityProviderInvalidResponse,
-                    "discovery at \(url.prefix(200)) names issuer \(metadata.issuer.prefix(200)), expected \(provider.settings.label.prefix(200))")
+                    "discovery at \(url.prefix(200)) names issuer \(metadata.issuer.prefix(200)), expected \(provider.settings.label.prefix(200))"
+                )
             }
             return metadata
         }
         var lastError = AuthError(.identityProviderUnavailable, "no issuer configured")
         for issuer in provider.settings.issuerCandidates {
-            let response = try send(OutgoingRequest(method: .get, url: IdentityProvider.discoveryURL(issuer: issuer), endpoint: "discovery"))
+            let response = try send(
+                OutgoingRequest(method: .get, url: IdentityProvider.discoveryURL(issuer: issuer), endpoint: "discovery"))
             if response.status == 404 {
                 lastError = AuthError(.identityProviderError, "no discovery document at \(issuer.prefix(200))")
                 continue
             }
             let metadata = try decodeSuccess(ProviderMetadata.self, from: response, endpoint: "discovery")
             guard metadata.issuer == issuer else {
-                throw AuthError(.identityProviderInvalidResponse, "discovery names issuer \(metadata.issuer.prefix(200)), fetched for \(issuer.prefix(200))")
+                throw AuthError(
+                    .identityProviderInvalidResponse,
+                    "discovery names issuer \(metadata.issuer.prefix(200)), fetched for \(issuer.prefix(200))")
             }
             return metadata
         }
@@ -91,7 +98,7 @@ public final class KeycloakClient {
             formPost(metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: "token"))
         do {
             return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
-        } catch where error.code == .invalidCredentials {
+        } catch  where error.code == .invalidCredentials {
             throw AuthError(.invalidRefreshToken, error.context)
         }
     }
@@ -146,7 +153,8 @@ public final class KeycloakClient {
         guard let endpoint = metadata.userinfoEndpoint else {
             throw AuthError(.identityProviderInvalidResponse, "discovery has no userinfo_endpoint")
         }
-        let request = OutgoingRequest(method: .get, url: endpoint, headers: [("Authorization", "Bearer \(accessToken)")], endpoint: "userinfo")
+        let request = OutgoingRequest(
+            method: .get, url: endpoint, headers: [("Authorization", "Bearer \(accessToken)")], endpoint: "userinfo")
         let response = try send(request)
         // RFC 6750 §3.1: 401 invalid_token, 403 insufficient_scope: the token is not good here.
         if response.status == 401 || response.status == 403 {
@@ -194,9 +202,11 @@ public final class KeycloakClient {
             let outcome: AuthMetrics.Outcome = (200..<300).contains(response.status) ? .success : .httpError
             provider.health.recordContact()
             AuthMetrics.providerCall(issuer: provider.settings.label, endpoint: endpoint, outcome: outcome, duration: duration)
-            logger.debug("provider call", metadata: [
-                "idp.endpoint": "\(endpoint)", "idp.status": "\(response.status)", "idp.duration": "\(duration)",
-            ])
+            logger.debug(
+                "provider call",
+                metadata: [
+                    "idp.endpoint": "\(endpoint)", "idp.status": "\(response.status)", "idp.duration": "\(duration)",
+                ])
             return response
         } catch {
             let outcome: AuthMetrics.Outcome
@@ -208,12 +218,16 @@ public final class KeycloakClient {
             if outcome == .unavailable {
                 provider.health.recordFailure()
             }
-            AuthMetrics.providerCall(issuer: provider.settings.label, endpoint: endpoint, outcome: outcome, duration: outcome == .busy ? nil : ContinuousClock.now - start)
+            AuthMetrics.providerCall(
+                issuer: provider.settings.label, endpoint: endpoint, outcome: outcome,
+                duration: outcome == .busy ? nil : ContinuousClock.now - start)
             throw error
         }
     }
 
-    private func decodeSuccess<Value: Decodable>(_ type: Value.Type, from response: IncomingResponse, endpoint: String) throws(AuthError) -> Value {
+    private func decodeSuccess<Value: Decodable>(_ type: Value.Type, from response: IncomingResponse, endpoint: String) throws(AuthError)
+        -> Value
+    {
         guard (200..<300).contains(response.status) else {
             throw classifyFailure(response, endpoint: endpoint)
         }

@@ -81,15 +81,19 @@ public final class ProviderMonitor: @unchecked Sendable {
                 do {
                     let metadata = try client.discover()
                     provider.record(metadata)
-                    logger.info("discovery succeeded", metadata: [
-                        "idp.issuer": "\(metadata.issuer)",
-                        "auth.algorithms": "\(metadata.allowedAlgorithms.map(\.rawValue).sorted().joined(separator: ","))",
-                    ])
+                    logger.info(
+                        "discovery succeeded",
+                        metadata: [
+                            "idp.issuer": "\(metadata.issuer)",
+                            "auth.algorithms": "\(metadata.allowedAlgorithms.map(\.rawValue).sorted().joined(separator: ","))",
+                        ])
                     backoff = Self.initialBackoff
                 } catch {
-                    logger.warning("discovery failed; retrying", metadata: [
-                        "error": "\(error)", "idp.attempt": "\(attempt)", "idp.retry_in": "\(backoff)",
-                    ])
+                    logger.warning(
+                        "discovery failed; retrying",
+                        metadata: [
+                            "error": "\(error)", "idp.attempt": "\(attempt)", "idp.retry_in": "\(backoff)",
+                        ])
                     sleep(backoff)
                     backoff = min(backoff * 2, Self.maximumBackoff)
                     continue

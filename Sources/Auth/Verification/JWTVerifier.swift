@@ -78,7 +78,8 @@ public struct JWTVerifier: Sendable {
     /// - Parameter issuerRequired: whether a missing `iss` is refused. An introspection answer
     ///   may omit it (RFC 7662 §2.2: `iss` is optional there, and the answer comes from the
     ///   configured endpoint over an authenticated call); when present it must still match.
-    public func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String, issuerRequired: Bool = true) throws(AuthError) {
+    public func check(_ claims: AccessTokenClaims, now: Date, issuer expectedIssuer: String, issuerRequired: Bool = true) throws(AuthError)
+    {
         // RFC 7519 §4.1.1 and OIDC Core §3.1.3.7 (2): exact string comparison.
         if let issuer = claims.iss {
             guard issuer == expectedIssuer else {

@@ -11,7 +11,8 @@ extension AppConfiguration {
         [
             ConfigurationKey(
                 name: "KEYCLOAK_SERVER_URL", defaultText: "—",
-                meaning: #"Keycloak's base URL, with or without a trailing slash and with or without the `/auth` prefix of Keycloak ≤ 16 (both layouts are tried at discovery). Required unless `KEYCLOAK_ISSUER` is set."#,
+                meaning:
+                    #"Keycloak's base URL, with or without a trailing slash and with or without the `/auth` prefix of Keycloak ≤ 16 (both layouts are tried at discovery). Required unless `KEYCLOAK_ISSUER` is set."#,
                 read: { reader, _ in
                     // Checked here; combined with the realm into the issuer by KEYCLOAK_ISSUER.
                     guard reader.optional("KEYCLOAK_ISSUER") == nil, let text = reader.required("KEYCLOAK_SERVER_URL") else { return }
@@ -68,12 +69,14 @@ extension AppConfiguration {
                 show: { _ in nil }),
             ConfigurationKey(
                 name: "KEYCLOAK_ISSUER", defaultText: "derived",
-                meaning: #"the full issuer URL, for OIDC servers with another layout; discovery at `<issuer>/.well-known/openid-configuration`"#,
+                meaning:
+                    #"the full issuer URL, for OIDC servers with another layout; discovery at `<issuer>/.well-known/openid-configuration`"#,
                 read: { reader, configuration in configuration.provider.issuerCandidates = Self.issuerCandidates(&reader) },
                 show: { $0.provider.issuerCandidates.joined(separator: " | ") }),
             ConfigurationKey(
                 name: "KEYCLOAK_DISCOVERY_URL", defaultText: "derived",
-                meaning: #"fetch discovery here instead: for Keycloak with hostname v2 and `hostname-backchannel-dynamic`, where tokens carry the public issuer (`KEYCLOAK_ISSUER`) but this service reaches Keycloak at an internal URL; the document's `issuer` must still equal the configured issuer, and its back-channel endpoints (token, JWKS, userinfo, introspection) are used"#,
+                meaning:
+                    #"fetch discovery here instead: for Keycloak with hostname v2 and `hostname-backchannel-dynamic`, where tokens carry the public issuer (`KEYCLOAK_ISSUER`) but this service reaches Keycloak at an internal URL; the document's `issuer` must still equal the configured issuer, and its back-channel endpoints (token, JWKS, userinfo, introspection) are used"#,
                 read: { reader, configuration in
                     configuration.provider.discoveryURL = reader.optional("KEYCLOAK_DISCOVERY_URL").flatMap {
                         reader.httpURL($0, key: "KEYCLOAK_DISCOVERY_URL")
@@ -117,10 +120,14 @@ extension AppConfiguration {
                 meaning: #"permissions of a unix socket (nginx's user needs write access)"#,
                 read: { reader, configuration in configuration.socketMode = reader.octal("FCGI_SOCKET_MODE", default: 0o660) },
                 show: { String($0.socketMode, radix: 8) }),
-            .integer("FCGI_WORKERS", default: 64, range: 1...1024, \.workers, #"worker threads, each with its own FastCGI request and curl handle; at least the number of requests nginx sends at once under load, so none waits in the backlog (docs/design.md)"#),
+            .integer(
+                "FCGI_WORKERS", default: 64, range: 1...1024, \.workers,
+                #"worker threads, each with its own FastCGI request and curl handle; at least the number of requests nginx sends at once under load, so none waits in the backlog (docs/design.md)"#
+            ),
             ConfigurationKey(
                 name: "KEYCLOAK_MAX_CONCURRENT_CALLS", defaultText: "workers − max(2, workers/4)",
-                meaning: #"worker threads that may wait on the provider at once; beyond that `/login` answers 503 at once, so `/protected` always has threads"#,
+                meaning:
+                    #"worker threads that may wait on the provider at once; beyond that `/login` answers 503 at once, so `/protected` always has threads"#,
                 read: { reader, configuration in
                     let workers = configuration.workers
                     let calls = reader.integer(
@@ -132,36 +139,58 @@ extension AppConfiguration {
                 },
                 show: { "\($0.maximumConcurrentProviderCalls)" }),
             .integer("FCGI_BACKLOG", default: 1024, range: 1...65535, \.backlog, #"listen backlog"#),
-            .integer("MAX_BODY_BYTES", default: 65536, range: 1024...(16 << 20), \.maximumBodyBytes, #"largest request body (nginx's `client_max_body_size` should match)"#),
-            .choice("AUTH_VERIFY", default: VerifyMode.jwks, \.verifyMode, #"`jwks`: verify the JWT locally with the provider's cached keys; `userinfo`: the seed's call to the userinfo endpoint on every request; `introspect`: RFC 7662 introspection at the provider (revocation and logout take effect within the TTL below)"#),
-            .integer("AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000, \.tokenCacheSize, #"verdicts kept (jwks: verified tokens until `exp` + skew, evicted when their key leaves the JWKS; introspect: answers within the TTL); `0` turns the cache off"#),
+            .integer(
+                "MAX_BODY_BYTES", default: 65536, range: 1024...(16 << 20), \.maximumBodyBytes,
+                #"largest request body (nginx's `client_max_body_size` should match)"#),
+            .choice(
+                "AUTH_VERIFY", default: VerifyMode.jwks, \.verifyMode,
+                #"`jwks`: verify the JWT locally with the provider's cached keys; `userinfo`: the seed's call to the userinfo endpoint on every request; `introspect`: RFC 7662 introspection at the provider (revocation and logout take effect within the TTL below)"#
+            ),
+            .integer(
+                "AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000, \.tokenCacheSize,
+                #"verdicts kept (jwks: verified tokens until `exp` + skew, evicted when their key leaves the JWKS; introspect: answers within the TTL); `0` turns the cache off"#
+            ),
             .seconds(
                 "AUTH_INTROSPECTION_TTL_SECONDS", default: 10, range: 0...3600, \.introspectionTTLSeconds,
-                #"longest an active introspection answer is reused (never past `exp`); inactive answers are reused for 2 s at most; `0` asks every time"#),
-            .list("AUTH_REQUIRED_ROLES", \.authorization.requiredRoles, #"roles `/protected` (and `/auth` when nginx passes none) requires, all of them: `name` for a realm role, `client:name` for a client role"#),
+                #"longest an active introspection answer is reused (never past `exp`); inactive answers are reused for 2 s at most; `0` asks every time"#
+            ),
+            .list(
+                "AUTH_REQUIRED_ROLES", \.authorization.requiredRoles,
+                #"roles `/protected` (and `/auth` when nginx passes none) requires, all of them: `name` for a realm role, `client:name` for a client role"#
+            ),
             .list("AUTH_REQUIRED_SCOPES", \.authorization.requiredScopes, #"scopes required in the token's `scope`, all of them"#),
-            .list("AUTH_AUDIENCE", \.policy.audiences, #"optional list (commas/spaces); a token passes when one is in `aud` or equals `azp`. Unset: no audience check"#),
+            .list(
+                "AUTH_AUDIENCE", \.policy.audiences,
+                #"optional list (commas/spaces); a token passes when one is in `aud` or equals `azp`. Unset: no audience check"#),
             ConfigurationKey(
                 name: "AUTH_EXTRA_ISSUERS", defaultText: "—",
-                meaning: #"other realms (issuers) whose tokens `/protected` and `/auth` accept, jwks mode only: a list of `issuer` or `issuer=audience` (that realm's audience instead of `AUTH_AUDIENCE`). Each has its own discovery, keys, refetch budget and cache; the token's `iss` picks the realm before any key lookup. `/login`, `/refresh`, `/logout` stay with the primary realm"#,
+                meaning:
+                    #"other realms (issuers) whose tokens `/protected` and `/auth` accept, jwks mode only: a list of `issuer` or `issuer=audience` (that realm's audience instead of `AUTH_AUDIENCE`). Each has its own discovery, keys, refetch budget and cache; the token's `iss` picks the realm before any key lookup. `/login`, `/refresh`, `/logout` stay with the primary realm"#,
                 read: { reader, configuration in configuration.extraIssuers = Self.extraIssuers(&reader, configuration) },
                 show: { configuration in
                     configuration.extraIssuers.map { $0.issuer + ($0.audiences.map { "=" + $0.joined(separator: "|") } ?? "") }
                         .joined(separator: ",")
                 }),
-            .boolean("AUTH_REQUIRE_AT_JWT", default: false, \.policy.requiresAccessTokenHeaderType, #"`true` when the provider marks access tokens with the RFC 9068 header `typ: at+jwt` (Keycloak's client option "Use at+jwt as access token header type"): tokens without it are refused"#),
+            .boolean(
+                "AUTH_REQUIRE_AT_JWT", default: false, \.policy.requiresAccessTokenHeaderType,
+                #"`true` when the provider marks access tokens with the RFC 9068 header `typ: at+jwt` (Keycloak's client option "Use at+jwt as access token header type"): tokens without it are refused"#
+            ),
             .seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600, \.policy.clockSkewSeconds, #"tolerance for `exp` and `nbf`"#),
             .duration(
-                "AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400, \.jwksRefreshInterval, #"how often the signing keys are refetched in the background"#),
+                "AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400, \.jwksRefreshInterval,
+                #"how often the signing keys are refetched in the background"#),
             ConfigurationKey(
                 name: "LOG_LEVEL", defaultText: "`info`",
                 meaning: #"`trace` … `critical`"#,
                 read: { reader, configuration in configuration.logLevel = reader.choice("LOG_LEVEL", default: Logger.Level.info) },
                 show: { "\($0.logLevel)" }),
-            .choice("LOG_FORMAT", default: LogFormat.text, \.logFormat, #"`text` (swift-log's stream format) or `json` (one JSON object per line)"#),
+            .choice(
+                "LOG_FORMAT", default: LogFormat.text, \.logFormat,
+                #"`text` (swift-log's stream format) or `json` (one JSON object per line)"#),
             .integer(
                 "MALLOC_ARENA_MAX", default: 4, range: 1...64, \.mallocArenas,
-                #"glibc's malloc arenas: each keeps its own free memory, and glibc would give up to 8 × cores to the worker threads (docs/design.md, "Memory")"#),
+                #"glibc's malloc arenas: each keeps its own free memory, and glibc would give up to 8 × cores to the worker threads (docs/design.md, "Memory")"#
+            ),
         ]
     }
 }

@@ -59,7 +59,8 @@ package struct AppConfiguration: Sendable {
         dotEnv: [String: String] = [:],
         readFile: @escaping (String) -> String? = { Files.readText($0) }
     ) throws(ConfigurationError) -> AppConfiguration {
-        var reader = ConfigurationReader(values: dotEnv.merging(environment) { _, environmentValue in environmentValue }, readFile: readFile)
+        var reader = ConfigurationReader(
+            values: dotEnv.merging(environment) { _, environmentValue in environmentValue }, readFile: readFile)
         var configuration = AppConfiguration()
         for key in keys {
             key.read(&reader, &configuration)

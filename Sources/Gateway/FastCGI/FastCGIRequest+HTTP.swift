@@ -36,8 +36,10 @@ extension FastCGIRequest {
     /// nginx's `$request_id` when it passes one (32 hex digits); anything odd is ignored.
     var requestID: String? {
         guard let value = parameter("REQUEST_ID"), (1...64).contains(value.utf8.count),
-            value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) })
+            value.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0)
+            })
         else { return nil }
         return value
     }

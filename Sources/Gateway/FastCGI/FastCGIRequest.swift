@@ -71,9 +71,10 @@ final class FastCGIRequest {
         while body.count < count {
             let wanted = min(count - body.count, 16 * 1024)
             let chunk = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
-                let read = buffer.baseAddress.map { base in
-                    base.withMemoryRebound(to: CChar.self, capacity: wanted) { FCGX_GetStr($0, Int32(wanted), input) }
-                } ?? 0
+                let read =
+                    buffer.baseAddress.map { base in
+                        base.withMemoryRebound(to: CChar.self, capacity: wanted) { FCGX_GetStr($0, Int32(wanted), input) }
+                    } ?? 0
                 initialized = max(0, Int(read))
             }
             if chunk.isEmpty { break }

@@ -34,16 +34,20 @@ extension HTTPResponse {
         case .malformedToken, .tokenTooLarge, .unsupportedAlgorithm, .unknownKeyID, .signatureInvalid,
             .tokenExpired, .tokenNotYetValid, .issuerMismatch, .audienceMismatch, .wrongTokenType,
             .missingClaim, .tokenRejectedByProvider:
-            return .detail("Could not validate credentials", status: .unauthorized,
+            return .detail(
+                "Could not validate credentials", status: .unauthorized,
                 headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
         case .noIdentityClaims:
             // A valid token, but a lightweight one: say why, so the client's developer is not
             // left guessing (RFC 6750 §3: error_description is for developers).
-            return .detail("Could not validate credentials", status: .unauthorized,
-                headers: [(
-                    "WWW-Authenticate",
-                    "Bearer error=\"invalid_token\", error_description=\"The access token carries no identity claims (a lightweight access token)\""
-                )])
+            return .detail(
+                "Could not validate credentials", status: .unauthorized,
+                headers: [
+                    (
+                        "WWW-Authenticate",
+                        "Bearer error=\"invalid_token\", error_description=\"The access token carries no identity claims (a lightweight access token)\""
+                    )
+                ])
         case .invalidCredentials:
             return .detail("Invalid username or password", status: .unauthorized)
         case .invalidRefreshToken:

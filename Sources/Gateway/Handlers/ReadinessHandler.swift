@@ -16,10 +16,15 @@ struct ReadinessHandler: RequestHandler {
         let (ready, checks) = state(of: provider)
         var body: [(String, JSONValue)] = [("status", ready ? "ready" : "not_ready"), ("checks", .object(checks))]
         if !extraIssuers.isEmpty {
-            body.append(("issuers", .object(extraIssuers.map { extra in
-                let (ready, checks) = state(of: extra)
-                return (extra.settings.label, .object([("status", ready ? "ready" : "not_ready")] + checks))
-            })))
+            body.append(
+                (
+                    "issuers",
+                    .object(
+                        extraIssuers.map { extra in
+                            let (ready, checks) = state(of: extra)
+                            return (extra.settings.label, .object([("status", ready ? "ready" : "not_ready")] + checks))
+                        })
+                ))
         }
         return .json(.object(body), status: ready ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")])
     }
