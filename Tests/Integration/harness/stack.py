@@ -11,6 +11,7 @@ identity provider (`harness.idp_fixture.IdentityProvider`) or any issuer URL.
 from __future__ import annotations
 
 import getpass
+import json
 import importlib.util
 import os
 import signal
@@ -54,8 +55,13 @@ def swagger_ui_dir() -> Path:
 
 
 class SessionRecord:
-    """Every log file a stack wrote and every secret the tests handled during this pytest
-    session, for the final check that no secret reached a log (zz_final/test_logs_hold_no_secrets.py)."""
+    """Every log file a stack wrote and every secret the tests handled during the run, for the
+    final check that no secret reached a log (zz_final/test_logs_hold_no_secrets.py).
+
+    Within one pytest process the record is in memory. When the run is spread over processes
+    (pytest-xdist, as scripts/test.sh does) and the final check runs in a pytest of its own,
+    ``KEYCLOAK_FCGI_TEST_RECORD`` names a directory each process also appends to (one JSON line
+    per entry, a file per process), and the final check reads all of it."""
 
     log_files: list[Path] = []
     secrets: set[str] = set()
@@ -64,8 +70,37 @@ class SessionRecord:
     def remember(cls, *values: str | None) -> None:
         for value in values:
             # Short values ("x", "wrong") would match unrelated text; real secrets are longer.
-            if value and len(value) >= 8:
+            if value and len(value) >= 8 and value not in cls.secrets:
                 cls.secrets.add(value)
+                cls._append("secret", value)
+
+    @classmethod
+    def remember_logs(cls, *paths: Path) -> None:
+        for path in paths:
+            cls.log_files.append(path)
+            cls._append("log", str(path))
+
+    @classmethod
+    def everything(cls) -> tuple[list[Path], set[str]]:
+        """This process's record and what every other process of the run wrote."""
+        log_files, secrets = list(cls.log_files), set(cls.secrets)
+        directory = os.environ.get("KEYCLOAK_FCGI_TEST_RECORD")
+        if directory and Path(directory).is_dir():
+            for record in Path(directory).glob("record-*.jsonl"):
+                for line in record.read_text("utf-8").splitlines():
+                    kind, value = json.loads(line)
+                    if kind == "secret":
+                        secrets.add(value)
+                    else:
+                        log_files.append(Path(value))
+        return log_files, secrets
+
+    @staticmethod
+    def _append(kind: str, value: str) -> None:
+        directory = os.environ.get("KEYCLOAK_FCGI_TEST_RECORD")
+        if directory:
+            with open(Path(directory) / f"record-{os.getpid()}.jsonl", "a", encoding="utf-8") as record:
+                record.write(json.dumps([kind, value]) + "\n")
 
 
 def free_port() -> int:
@@ -109,8 +144,8 @@ class Stack:
         self.responder_exit: int | None = None
         self.session = requests.Session()
         SessionRecord.remember(idp.client_secret if idp else None, self.extra_env.get("KEYCLOAK_CLIENT_SECRET"))
-        SessionRecord.log_files += [workdir / name for name in
-                                    ("responder.log", "nginx-error.log", "nginx-access.log", "nginx-stderr.log")]
+        SessionRecord.remember_logs(*(workdir / name for name in
+                                      ("responder.log", "nginx-error.log", "nginx-access.log", "nginx-stderr.log")))
         # Ignore REQUESTS_CA_BUNDLE and proxies from the environment: trust only the dev CA.
         self.session.trust_env = False
         self.session.verify = str(tls_dir / "ca.crt")
