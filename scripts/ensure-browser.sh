@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Tests/Integration/test_browser.py needs, and only what is missing:
+# Installs what Tests/Integration/contract/test_browser.py needs, and only what is missing:
 # Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) and the
 # Python selenium package. Idempotent: a second run installs nothing and prints nothing.
 # Runs apt-get as root, or through sudo otherwise.

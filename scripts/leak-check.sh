@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Leak check: the release binary under valgrind memcheck behind the real nginx
-# (Tests/Integration/test_leaks.py), then valgrind's summary.
+# (Tests/Integration/operations/test_leaks.py), then valgrind's summary.
 #
 #   scripts/leak-check.sh            # reuses $KEYCLOAK_FCGI_BIN or .build/release/keycloak-fcgi
 #   scripts/leak-check.sh --build    # runs `swift build -c release` first
@@ -8,7 +8,7 @@
 # valgrind 3.19 (Debian 12) cannot read the DWARF 5 that swiftc writes, so it runs a
 # `strip -g` copy (the symbol table stays: frames keep their mangled Swift names, enough to
 # tell the project's code from the runtimes'). Passes when no "definitely lost" block was
-# allocated through the project's modules (Auth, FCGIApp); leaks only in third-party code or
+# allocated through the project's modules (Auth, Gateway); leaks only in third-party code or
 # the runtimes are listed and allowed. About a minute and a half.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -31,11 +31,11 @@ say "strip -g copy of $binary"
 cp "$binary" "$work/keycloak-fcgi"
 strip -g "$work/keycloak-fcgi"
 
-say "valgrind memcheck behind nginx (Tests/Integration/test_leaks.py)"
+say "valgrind memcheck behind nginx (Tests/Integration/operations/test_leaks.py)"
 status=0
 KEYCLOAK_FCGI_BIN="$binary" KEYCLOAK_FCGI_LEAK_BIN="$work/keycloak-fcgi" LEAK_REPORT="$work/report.txt" \
     SWAGGER_UI_DIR="$run_dir/swagger-ui" \
-    python3 -m pytest -q -p no:cacheprovider Tests/Integration/test_leaks.py "$@" || status=$?
+    python3 -m pytest -q -p no:cacheprovider Tests/Integration/operations/test_leaks.py "$@" || status=$?
 if [[ -f $work/report.txt ]]; then
     cat "$work/report.txt"
 fi

@@ -21,7 +21,7 @@ ensure_packages() {
 
 # Installs the pinned Python test tooling when an import is missing.
 ensure_python_packages() {
-    if ! python3 -c 'import cryptography, joserfc, pytest, requests, jsonschema, openapi_spec_validator, yaml' 2>/dev/null \
+    if ! python3 -c 'import cryptography, joserfc, pytest, requests, jsonschema, openapi_spec_validator, yaml, xdist' 2>/dev/null \
         || ! command -v hadolint >/dev/null; then
         say "installing Python test tooling"
         python3 -m pip install -q -r "$repo/scripts/requirements-test.txt"
