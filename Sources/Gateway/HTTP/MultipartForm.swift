@@ -3,7 +3,7 @@
 ///
 /// Written here rather than taken from vapor's MultipartKit 4.7.1, whose parser trapped (an
 /// out-of-bounds table lookup) on a part-header byte ≥ 0x80, so one unauthenticated request
-/// could take the whole responder down (found by Tests/Integration/test_hostile.py). It is
+/// could take the whole responder down (found by the hostile-input tests, Tests/Integration/security/test_hostile_forms.py). It is
 /// small, bounded and fuzzed (`scripts/fuzz.sh form`), and it returns `nil` for anything it
 /// does not understand rather than guessing.
 enum MultipartForm {
