@@ -24,15 +24,7 @@ def _no_faults_left(request):
 
 
 @pytest.fixture
-def fresh_idp():
-    """A provider of its own, for tests that change keys or need special options."""
-    started = []
-
-    def start(**options) -> IdentityProvider:
-        provider = IdentityProvider(**options).start()
-        started.append(provider)
-        return provider
-
-    yield start
-    for provider in started:
-        provider.stop()
+def fresh_idp(make_idp):
+    """A provider of its own, for tests that change keys or need special options (the suite's
+    `make_idp`, under the name these tests read best with)."""
+    return make_idp
