@@ -134,11 +134,7 @@ class KeycloakRealm:
         ``username``, ``token_type`` and ``active``. From 26.6.2 the calling client must be in
         the token's ``aud``, else the token is inactive for it.
         """
-        form = request.form()
-        self._authenticate_client(form, request.headers)
-        token = form.get("token")
-        if not token:
-            raise OAuthError(400, "invalid_request", "Token not provided.")
+        token = self._client_token(request, "Token not provided.")
         now = time.time()
         claims = self.keys.verify(token) or self.keys.verify(token, refresh=True)
         if claims is None or not self._is_valid(claims, now) or not self._is_live(claims, now):
@@ -188,11 +184,7 @@ class KeycloakRealm:
 
         Unknown or invalid tokens are answered 200 too (RFC 7009 section 2.2).
         """
-        form = request.form()
-        self._authenticate_client(form, request.headers)
-        token = form.get("token")
-        if not token:
-            raise OAuthError(400, "invalid_request", "Token not provided")
+        token = self._client_token(request, "Token not provided")
         now = time.time()
         refresh_claims = self.keys.verify(token, refresh=True)
         if refresh_claims is not None and refresh_claims.get("iss") == self.issuer:
@@ -254,6 +246,16 @@ class KeycloakRealm:
         return claims
 
     # Checks ---------------------------------------------------------------------------------
+
+    def _client_token(self, request: Request, missing: str) -> str:
+        """The form's ``token`` once the client authenticated: how introspection and revocation
+        both begin (their words for a missing token differ by a full stop, as in Keycloak)."""
+        form = request.form()
+        self._authenticate_client(form, request.headers)
+        token = form.get("token")
+        if not token:
+            raise OAuthError(400, "invalid_request", missing)
+        return token
 
     def _authenticate_client(self, form: Mapping[str, str], headers: Mapping[str, str]) -> None:
         """client_secret_basic (credentials form-decoded, RFC 6749 section 2.3.1) or _post."""
