@@ -23,6 +23,19 @@ def tokens(stack, username="abdullah", password="Test#123456") -> dict:
     return answer.json()
 
 
+def logged(stack, *needles: str) -> str:
+    """The first log line holding every needle, once the responder wrote it (it logs a request
+    after the answer has gone out, so a test can read the log before the line is there)."""
+    found: list[str] = []
+
+    def present() -> bool:
+        found[:] = [line for line in stack.responder_log().splitlines() if all(needle in line for needle in needles)]
+        return bool(found)
+
+    stack.wait_until(present, f"a log line with {needles}", timeout=10)
+    return found[0]
+
+
 def log_lines(stack, needle: str) -> list[str]:
     return [line for line in stack.responder_log().splitlines() if needle in line]
 
@@ -82,6 +95,7 @@ def test_failed_introspection_is_401_not_502_and_not_an_error_log_line(make_idp,
     answer = stack.protected(token)
     assert (answer.status_code, answer.json()) == (401, COULD_NOT_VALIDATE)
     assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    logged(stack, "path=/protected", "http.status=401")
     assert not [line for line in log_lines(stack, "path=/protected") if " error " in line]
     # A provider that really fails is still 502.
     idp.fault("introspect", "status500")
@@ -186,7 +200,7 @@ def test_lightweight_tokens_need_introspection(make_idp, make_stack):
     refused = local.protected(token)
     assert (refused.status_code, refused.json()) == (401, COULD_NOT_VALIDATE)
     assert "lightweight access token" in refused.headers["WWW-Authenticate"]
-    assert "AUTH_VERIFY=introspect" in "\n".join(log_lines(local, "path=/protected"))
+    logged(local, "path=/protected", "AUTH_VERIFY=introspect")
     introspecting = make_stack(idp, name="introspect", env={"AUTH_VERIFY": "introspect"})
     answer = introspecting.protected(token)
     assert answer.status_code == 200, answer.text
@@ -200,7 +214,7 @@ def test_https_required_is_logged_with_its_fix(make_idp, make_stack):
     stack = make_stack(make_idp(extra_args=("--ssl-required", "all")))
     answer = stack.login("abdullah", "Test#123456")
     assert answer.status_code == 502
-    line = next(line for line in log_lines(stack, "path=/login") if "HTTPS required" in line)
+    line = logged(stack, "path=/login", "HTTPS required")
     assert "Require SSL" in line and "https://" in line
 
 
