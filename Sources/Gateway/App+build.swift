@@ -76,7 +76,6 @@ package func buildApplication(
     router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
 
     return Application(
-        configuration: configuration, provider: provider, extraProviders: extraProviders, monitors: monitors, router: router,
-        logger: logger,
+        configuration: configuration, provider: provider, monitors: monitors, router: router, logger: logger,
         makeTransport: transportFactory)
 }

@@ -9,8 +9,6 @@ package final class Application: Sendable {
     let configuration: AppConfiguration
     /// The primary realm: login, refresh, logout and its tokens.
     let provider: IdentityProvider
-    /// `AUTH_EXTRA_ISSUERS`: realms whose tokens are accepted too.
-    let extraProviders: [IdentityProvider]
     /// Discovery and key refresh for the primary realm first, then each extra issuer.
     let monitors: [ProviderMonitor]
     let router: Router
@@ -19,13 +17,11 @@ package final class Application: Sendable {
     let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
 
     init(
-        configuration: AppConfiguration, provider: IdentityProvider, extraProviders: [IdentityProvider], monitors: [ProviderMonitor],
-        router: Router,
-        logger: Logger, makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
+        configuration: AppConfiguration, provider: IdentityProvider, monitors: [ProviderMonitor], router: Router, logger: Logger,
+        makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
     ) {
         self.configuration = configuration
         self.provider = provider
-        self.extraProviders = extraProviders
         self.monitors = monitors
         self.router = router
         self.logger = logger

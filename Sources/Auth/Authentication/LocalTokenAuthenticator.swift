@@ -37,10 +37,6 @@ public struct LocalTokenAuthenticator: Authenticator {
     /// `AUTH_EXTRA_ISSUERS`, by issuer URL.
     public let extraIssuers: [String: TrustedIssuer]
 
-    public var verifier: JWTVerifier { primary.verifier }
-    public var provider: IdentityProvider { primary.provider }
-    public var cache: TokenCache<AuthenticatedUser>? { primary.cache }
-
     private static let allAlgorithms = Set(SignatureAlgorithm.allCases)
 
     public init(

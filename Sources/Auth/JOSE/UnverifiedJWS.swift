@@ -21,8 +21,10 @@ public enum UnverifiedJWS {
     public static func payload<Claims: Decodable>(of token: String, as type: Claims.Type) -> Claims? {
         let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard segments.count == 3, let payload = Base64URL.decode(ArraySlice(segments[1])) else { return nil }
-        return try? JSONDecoder().decode(Claims.self, from: Data(payload))
+        return try? decoder.decode(Claims.self, from: Data(payload))
     }
+
+    private static let decoder = JSONDecoder()
 
     /// The access-token claims of the payload, signature unchecked.
     public static func claims(of token: String) -> AccessTokenClaims? {

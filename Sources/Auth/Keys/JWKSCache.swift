@@ -74,7 +74,8 @@ public final class JWKSCache: @unchecked Sendable {
         fetch: () throws(AuthError) -> JSONWebKeySet
     ) throws(AuthError) -> JSONWebKeySet.SigningKey {
         condition.lock()
-        let deadline = Deadline.after(maximumWait)
+        // Taken only when this thread has to wait: most lookups find the key at once.
+        var deadline: Deadline?
         while true {
             if let key = keySet?[kid] {
                 condition.unlock()
@@ -82,7 +83,9 @@ public final class JWKSCache: @unchecked Sendable {
             }
             if fetchInFlight {
                 // Another thread is fetching: wait for its result, then look again.
-                if !condition.wait(until: deadline) {
+                let waitUntil = deadline ?? .after(maximumWait)
+                deadline = waitUntil
+                if !condition.wait(until: waitUntil) {
                     condition.unlock()
                     throw AuthError(.identityProviderUnavailable, "timed out waiting for the JWKS refetch")
                 }

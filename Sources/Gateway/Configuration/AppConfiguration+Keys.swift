@@ -24,7 +24,7 @@ extension AppConfiguration {
                 meaning: #"realm name; issuer = `<server>/realms/<realm>`. Required unless `KEYCLOAK_ISSUER` is set."#,
                 read: { reader, _ in
                     guard reader.optional("KEYCLOAK_ISSUER") == nil, let realm = reader.required("KEYCLOAK_REALM") else { return }
-                    if realm.contains("/") || realm.contains("?") || realm.contains("#") {
+                    if !Self.isRealmName(realm) {
                         reader.problem("KEYCLOAK_REALM", "must be a realm name, not a path")
                     }
                 },

@@ -128,13 +128,18 @@ extension AppConfiguration {
         }
         var quiet = ConfigurationReader(values: reader.values, readFile: reader.readFile)
         guard let text = quiet.optional("KEYCLOAK_SERVER_URL"), let server = quiet.httpURL(text, key: "KEYCLOAK_SERVER_URL"),
-            let realm = quiet.optional("KEYCLOAK_REALM"), !realm.contains("/"), !realm.contains("?"), !realm.contains("#")
+            let realm = quiet.optional("KEYCLOAK_REALM"), isRealmName(realm)
         else { return [""] }
         let encodedRealm = realm.percentEncodedPathSegment
         // Keycloak 17+ serves /realms/<realm>; 16 and older put /auth in front. Try the URL as
         // given first, then the other layout.
         let alternate = server.hasSuffix("/auth") ? String(server.dropLast("/auth".count)) : server + "/auth"
         return ["\(server)/realms/\(encodedRealm)", "\(alternate)/realms/\(encodedRealm)"]
+    }
+
+    /// A realm name, not a path or URL part.
+    static func isRealmName(_ text: String) -> Bool {
+        !text.contains("/") && !text.contains("?") && !text.contains("#")
     }
 
     /// `AUTH_EXTRA_ISSUERS`: `issuer[=audience]` entries separated by commas or spaces, jwks

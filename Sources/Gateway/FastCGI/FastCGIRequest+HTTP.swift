@@ -1,6 +1,6 @@
 /// Reading the FastCGI parameters into an `HTTPRequest` and writing an `HTTPResponse` as a
 /// CGI response (RFC 3875 §6).
-extension FastCGIRequest {
+extension FastCGIRequest: RequestParameters {
     /// The outcome of reading a request: the request, or the body was over the limit.
     enum Incoming {
         case request(HTTPRequest)
@@ -30,7 +30,7 @@ extension FastCGIRequest {
         return .request(
             HTTPRequest(
                 method: method, path: path, contentType: parameter("CONTENT_TYPE"), authorization: parameter("HTTP_AUTHORIZATION"),
-                body: body, isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1", lookup: { [self] in parameter($0) }))
+                body: body, isInternal: parameter("KEYCLOAK_FCGI_INTERNAL") == "1", parameters: self))
     }
 
     /// nginx's `$request_id` when it passes one (32 hex digits); anything odd is ignored.

@@ -13,8 +13,10 @@ package struct HTTPRequest {
     /// Whether the request came through nginx's internal listener (`KEYCLOAK_FCGI_INTERNAL=1`),
     /// which alone may reach `/readyz` and `/metrics`.
     var isInternal: Bool
-    /// Looks up any other FastCGI parameter nginx set (read on demand: most requests need none).
-    private let lookup: (String) -> String?
+    /// Any other FastCGI parameter nginx set, read on demand (most requests need none). A class
+    /// reference, not a closure: a closure capturing the FastCGI request would be a heap
+    /// allocation on every request.
+    private let parameters: any RequestParameters
 
     /// A request with `parameters` standing for the other FastCGI parameters (tests, fuzzing).
     package init(
@@ -23,12 +25,12 @@ package struct HTTPRequest {
     ) {
         self.init(
             method: method, path: path, contentType: contentType, authorization: authorization, body: body, isInternal: isInternal,
-            lookup: { parameters[$0] })
+            parameters: FixedParameters(parameters))
     }
 
     init(
         method: String, path: String, contentType: String?, authorization: String?, body: [UInt8], isInternal: Bool,
-        lookup: @escaping (String) -> String?
+        parameters: any RequestParameters
     ) {
         self.method = method
         self.path = path
@@ -36,13 +38,13 @@ package struct HTTPRequest {
         self.authorization = authorization
         self.body = body
         self.isInternal = isInternal
-        self.lookup = lookup
+        self.parameters = parameters
     }
 
     /// A FastCGI parameter nginx set for this location, e.g. `/auth`'s per-location
     /// `AUTH_REQUIRED_ROLES` (clients can only set `HTTP_*` parameters, so they cannot forge it).
     func parameter(_ name: String) -> String? {
-        lookup(name)
+        parameters.parameter(name)
     }
 
     /// The media type of `contentType`, lower-cased, without parameters.
@@ -66,4 +68,16 @@ package struct HTTPRequest {
         }
         return nil
     }
+}
+
+/// Where a request's other parameters come from: the FastCGI request while it is being served.
+protocol RequestParameters: AnyObject {
+    func parameter(_ name: String) -> String?
+}
+
+/// Parameters given as values (tests, fuzzing).
+private final class FixedParameters: RequestParameters {
+    let values: [String: String]
+    init(_ values: [String: String]) { self.values = values }
+    func parameter(_ name: String) -> String? { values[name] }
 }
