@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "keycloak-fcgi",
     products: [
-        .executable(name: "keycloak-fcgi", targets: ["FCGIApp"]),
+        .executable(name: "keycloak-fcgi", targets: ["KeycloakFCGI"]),
         .executable(name: "keycloak-fcgi-fuzz", targets: ["Fuzz"]),
         .library(name: "Auth", targets: ["Auth"]),
     ],
@@ -41,7 +41,7 @@ let package = Package(
         // responses, logging and metrics. Everything but the command line, so tests and fuzz
         // targets drive it as a library.
         .target(
-            name: "Gateway",
+            name: "FCGIApp",
             dependencies: [
                 "Auth",
                 "CFastCGI",
@@ -52,11 +52,11 @@ let package = Package(
             ]
         ),
 
-        // The executable keycloak-fcgi: the command line over Gateway.
+        // The executable keycloak-fcgi: the command line over FCGIApp.
         .executableTarget(
-            name: "FCGIApp",
+            name: "KeycloakFCGI",
             dependencies: [
-                "Gateway",
+                "FCGIApp",
                 "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -68,7 +68,7 @@ let package = Package(
             name: "Fuzz",
             dependencies: [
                 "Auth",
-                "Gateway",
+                "FCGIApp",
                 "Platform",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,9 +98,9 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "GatewayTests",
+            name: "FCGIAppTests",
             dependencies: [
-                "Gateway",
+                "FCGIApp",
                 "Auth",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),

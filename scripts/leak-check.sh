@@ -8,7 +8,7 @@
 # valgrind 3.19 (Debian 12) cannot read the DWARF 5 that swiftc writes, so it runs a
 # `strip -g` copy (the symbol table stays: frames keep their mangled Swift names, enough to
 # tell the project's code from the runtimes'). Passes when no "definitely lost" block was
-# allocated through the project's modules (Auth, Gateway); leaks only in third-party code or
+# allocated through the project's modules (Auth, FCGIApp, Platform, KeycloakFCGI); leaks only in third-party code or
 # the runtimes are listed and allowed. About a minute and a half.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 import Auth
 import FoundationEssentials
-import Gateway
+import FCGIApp
 import Glibc
 import Logging
 

@@ -3,7 +3,7 @@ valgrind 3.19 cannot read swiftc's DWARF 5) runs under valgrind memcheck behind 
 serves a few hundred requests of every kind (logins that succeed and fail, /protected with good
 and bad tokens, refresh, logout, /auth, health and metrics, provider faults), is stopped with
 SIGTERM, and valgrind's leak report must hold no "definitely lost" block whose allocation stack
-passes through the project's modules (`Auth`, `Gateway`, `Platform`, `FCGIApp`).
+passes through the project's modules (`Auth`, `FCGIApp`, `Platform`, `KeycloakFCGI`).
 
 Leaks attributed only to third-party code or the runtimes (Swift runtime, Foundation, libcurl,
 BoringSSL, glibc) are listed in the report and allowed: they are not this project's to fix, and
@@ -33,13 +33,13 @@ VALGRIND = shutil.which("valgrind")
 
 needs_valgrind = pytest.mark.skipif(VALGRIND is None, reason="valgrind is not installed (apt-get install valgrind)")
 
-#: A frame of the project's own code: Swift symbols of the `Auth`, `Gateway`, `Platform` or
-#: `FCGIApp` modules, mangled (`$s4Auth…`, `$s7Gateway…`, or the module inside a
+#: A frame of the project's own code: Swift symbols of the `Auth`, `FCGIApp`, `Platform` or
+#: `KeycloakFCGI` modules, mangled (`$s4Auth…`, `$s7FCGIApp…`, or the module inside a
 #: specialization's mangling, never preceded by another length digit) or demangled
-#: (`Auth.JWKSCache…`, `Gateway.FastCGIServer…`).
+#: (`Auth.JWKSCache…`, `FCGIApp.FastCGIServer…`).
 PROJECT_FRAME = re.compile(
-    r"\$s(?:4Auth|7Gateway|8Platform|7FCGIApp)|(?<![0-9])(?:4Auth|7Gateway|8Platform|7FCGIApp)(?![a-z])"
-    r"|(?<![\w.])(?:Auth|Gateway|Platform|FCGIApp)\.")
+    r"\$s(?:4Auth|7FCGIApp|8Platform|12KeycloakFCGI)|(?<![0-9])(?:4Auth|7FCGIApp|8Platform|12KeycloakFCGI)(?![a-z])"
+    r"|(?<![\w.])(?:Auth|FCGIApp|Platform|KeycloakFCGI)\.")
 
 #: The stack of one valgrind record: "at 0x…: symbol (in /object)" or "(file.c:12)".
 FRAME = re.compile(r"^==\d+==\s+(?:at|by) 0x[0-9A-Fa-f]+: (.*)$")

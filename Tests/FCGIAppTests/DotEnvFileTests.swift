@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("DotEnvFile")
 struct DotEnvFileTests {

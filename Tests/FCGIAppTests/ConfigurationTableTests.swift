@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 /// The README's configuration table is generated from `AppConfiguration.keys`, the one table
 /// of keys: this test fails when they disagree. `KEYCLOAK_FCGI_UPDATE_README=1 swift test

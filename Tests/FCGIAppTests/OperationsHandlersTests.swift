@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("Health, readiness and metrics routes")
 struct OperationsHandlersTests {

@@ -1,7 +1,7 @@
 import Auth
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 /// `HTTPResponse(error:)`: the one place errors become statuses.
 @Suite("HTTPResponse+Errors")

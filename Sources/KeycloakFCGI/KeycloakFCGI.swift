@@ -1,10 +1,10 @@
 import ArgumentParser
-import Gateway
+import FCGIApp
 import Platform
 
 /// The `keycloak-fcgi` executable: a FastCGI responder that puts Keycloak authentication in
 /// front of an API (`GET /`, `POST /login`, `GET /protected`). The command line only; the
-/// service itself is the `Gateway` library.
+/// service itself is the `FCGIApp` library.
 @main
 struct KeycloakFCGI: ParsableCommand {
     static let configuration = CommandConfiguration(

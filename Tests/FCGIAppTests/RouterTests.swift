@@ -1,7 +1,7 @@
 import Testing
 import TestSupport
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("Router")
 struct RouterTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("MultipartForm")
 struct MultipartFormTests {

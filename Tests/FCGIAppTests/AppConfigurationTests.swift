@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("AppConfiguration")
 struct AppConfigurationTests {

@@ -3,7 +3,7 @@ import TestSupport
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("ProtectedHandler")
 struct ProtectedHandlerTests {

@@ -3,7 +3,7 @@ import Glibc
 import Logging
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 /// `LineLogHandler` writes straight to file descriptor 2. Each test points descriptor 2 at a
 /// temporary file for the duration of one log call, then puts it back; the suite is serialized

@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("FastCGIRecordGuard")
 struct FastCGIRecordGuardTests {

@@ -2,7 +2,7 @@ import Auth
 import TestSupport
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 /// `GET /auth`, the nginx `auth_request` check.
 @Suite("AuthGateHandler")

@@ -2,7 +2,7 @@ import Auth
 import TestSupport
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 @Suite("LogoutHandler")
 struct LogoutHandlerTests {

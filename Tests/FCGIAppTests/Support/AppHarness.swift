@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import Gateway
+@testable import FCGIApp
 
 /// The whole service built by `buildApplication` over a fake provider, driven with plain
 /// request values.
