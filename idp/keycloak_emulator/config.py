@@ -1,4 +1,5 @@
-"""The command line (and ``IDP_CLIENT_SECRET``): ``Config`` and ``parse_config``."""
+"""The command line (and ``IDP_CLIENT_SECRET``): ``Config`` and ``parse_config``. Client
+settings default to what the Compose realm (``deploy/keycloak/realm-testing.json``) says."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 
 #: The signing algorithms this server can sign with (``--alg``).
 SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256")
 #: ``--users`` by default: ``users.json`` beside the launcher, in ``idp/``.
 DEFAULT_USERS_PATH = Path(__file__).parent.with_name("users.json")
+#: The confidential client's URIs by default: those of the Compose realm
+#: (``deploy/keycloak/realm-testing.json``), so that the two agree.
+DEFAULT_REDIRECT_URIS = ("https://localhost:8443/oauth2/callback", "https://localhost:8443/*")
+DEFAULT_POST_LOGOUT_REDIRECT_URIS = ("https://localhost:8443/*",)
+#: The confidential client's web origin by default (the seed app's root URL).
+DEFAULT_WEB_ORIGINS = ("http://localhost:8000",)
+#: The public client of the Swagger page, as in the Compose realm.
+DEFAULT_DOCS_CLIENT_ID = "keycloak-fcgi-docs"
+DEFAULT_DOCS_REDIRECT_URIS = ("https://localhost:8443/docs/oauth2-redirect.html",)
+DEFAULT_DOCS_WEB_ORIGINS = ("https://localhost:8443",)
+#: ``pkce.code.challenge.method`` values (``none``: the attribute is absent, PKCE optional).
+PKCE_METHODS = ("S256", "plain", "none")
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,28 @@ class Config:
     ssl_required: str = "external"
     #: Hostname v2 ``hostname-backchannel-dynamic``: back-channel endpoints follow the request.
     backchannel_dynamic: bool = False
+    #: The confidential client's ``redirectUris`` (Keycloak's wildcard rules).
+    redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS
+    #: Its attribute ``post.logout.redirect.uris`` (``+``: its redirect URIs).
+    post_logout_redirect_uris: tuple[str, ...] = DEFAULT_POST_LOGOUT_REDIRECT_URIS
+    #: Its ``webOrigins`` (``+``: the origins of its redirect URIs): CORS and ``allowed-origins``.
+    web_origins: tuple[str, ...] = DEFAULT_WEB_ORIGINS
+    #: Its attribute ``pkce.code.challenge.method``; None when absent (PKCE optional).
+    client_pkce_method: str | None = "S256"
+    #: Its attribute ``backchannel.logout.url``.
+    backchannel_logout_url: str | None = None
+    #: Its attribute ``backchannel.logout.session.required``: ``sid`` in logout tokens.
+    backchannel_logout_session_required: bool = True
+    #: Its attribute ``backchannel.logout.revoke.offline.tokens``.
+    backchannel_logout_revoke_offline_tokens: bool = False
+    #: A CA file trusted for https back-channel logout URLs (besides the system's).
+    backchannel_ca_file: Path | None = None
+    #: The public client of the Swagger page, its redirect URIs and web origins.
+    docs_client_id: str = DEFAULT_DOCS_CLIENT_ID
+    docs_redirect_uris: tuple[str, ...] = DEFAULT_DOCS_REDIRECT_URIS
+    docs_web_origins: tuple[str, ...] = DEFAULT_DOCS_WEB_ORIGINS
+    #: The realm's ``accessCodeLifespan``: how long an authorization code can be exchanged.
+    access_code_lifespan: int = 60
 
 
 def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
@@ -79,6 +115,29 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
                         help="the realm's sslRequired (Keycloak's default: external)")
     parser.add_argument("--hostname-backchannel-dynamic", action="store_true",
                         help="with --public-url: back-channel endpoints in discovery follow the request's host")
+    parser.add_argument("--redirect-uri", action="append", dest="redirect_uris", metavar="URI",
+                        help="confidential client's valid redirect URI (repeatable; Keycloak's wildcard rules)")
+    parser.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris",
+                        metavar="URI", help="its valid post-logout redirect URI (repeatable; '+': its redirect URIs)")
+    parser.add_argument("--web-origin", action="append", dest="web_origins", metavar="ORIGIN",
+                        help="its web origin for CORS and allowed-origins (repeatable; '+', '*')")
+    parser.add_argument("--client-pkce-method", choices=PKCE_METHODS, default="S256",
+                        help="its pkce.code.challenge.method ('none': PKCE optional)")
+    parser.add_argument("--backchannel-logout-url", help="its backchannel.logout.url (http or https)")
+    parser.add_argument("--backchannel-logout-session-required", action=argparse.BooleanOptionalAction,
+                        default=True, help="its backchannel.logout.session.required: sid in logout tokens")
+    parser.add_argument("--backchannel-logout-revoke-offline-tokens", action="store_true",
+                        help="its backchannel.logout.revoke.offline.tokens")
+    parser.add_argument("--backchannel-ca-file", type=Path,
+                        help="PEM CA file trusted for https back-channel logout URLs")
+    parser.add_argument("--docs-client-id", default=DEFAULT_DOCS_CLIENT_ID,
+                        help="the public client of the Swagger page (PKCE S256, standard flow only)")
+    parser.add_argument("--docs-redirect-uri", action="append", dest="docs_redirect_uris", metavar="URI",
+                        help="its valid redirect URI (repeatable)")
+    parser.add_argument("--docs-web-origin", action="append", dest="docs_web_origins", metavar="ORIGIN",
+                        help="its web origin for CORS (repeatable)")
+    parser.add_argument("--access-code-lifespan", type=int, default=60,
+                        help="seconds an authorization code stays valid (realm accessCodeLifespan)")
     args = parser.parse_args(argv)
 
     secret = args.client_secret if args.client_secret is not None else environ.get("IDP_CLIENT_SECRET")
@@ -88,6 +147,14 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         parser.error("--access-token-lifespan must be positive")
     if args.hostname_backchannel_dynamic and not args.public_url:
         parser.error("--hostname-backchannel-dynamic needs --public-url (Keycloak: hostname must be a URL)")
+    if args.docs_client_id == args.client_id:
+        parser.error("--docs-client-id must differ from --client-id")
+    if args.access_code_lifespan <= 0:
+        parser.error("--access-code-lifespan must be positive")
+    if args.backchannel_logout_url and urlsplit(args.backchannel_logout_url).scheme not in ("http", "https"):
+        parser.error("--backchannel-logout-url must be an http or https URL")
+    if args.backchannel_ca_file is not None and not args.backchannel_ca_file.is_file():
+        parser.error(f"--backchannel-ca-file {args.backchannel_ca_file}: no such file")
     return Config(
         host=args.host,
         port=args.port,
@@ -108,4 +175,16 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         introspection_audience_check=args.introspection_audience_check,
         ssl_required=args.ssl_required,
         backchannel_dynamic=args.hostname_backchannel_dynamic,
+        redirect_uris=tuple(args.redirect_uris or DEFAULT_REDIRECT_URIS),
+        post_logout_redirect_uris=tuple(args.post_logout_redirect_uris or DEFAULT_POST_LOGOUT_REDIRECT_URIS),
+        web_origins=tuple(args.web_origins or DEFAULT_WEB_ORIGINS),
+        client_pkce_method=None if args.client_pkce_method == "none" else args.client_pkce_method,
+        backchannel_logout_url=args.backchannel_logout_url or None,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        backchannel_logout_revoke_offline_tokens=args.backchannel_logout_revoke_offline_tokens,
+        backchannel_ca_file=args.backchannel_ca_file,
+        docs_client_id=args.docs_client_id,
+        docs_redirect_uris=tuple(args.docs_redirect_uris or DEFAULT_DOCS_REDIRECT_URIS),
+        docs_web_origins=tuple(args.docs_web_origins or DEFAULT_DOCS_WEB_ORIGINS),
+        access_code_lifespan=args.access_code_lifespan,
     )

@@ -26,6 +26,12 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     client_host: str
+    #: The raw query string (without ``?``).
+    query: str = ""
+
+    def query_params(self) -> dict[str, str]:
+        """The query parameters (first value of each name)."""
+        return {name: values[0] for name, values in parse_qs(self.query, keep_blank_values=True).items()}
 
     def form(self) -> dict[str, str]:
         """The urlencoded form (first value of each field); raises ``OAuthError`` when not UTF-8."""

@@ -1,5 +1,8 @@
-"""The OpenID Connect behaviour of one Keycloak realm with one confidential client: its
-endpoints, the grants, client authentication and token checks, and ``sslRequired``."""
+"""The OpenID Connect behaviour of one Keycloak realm: its back-channel endpoints (token,
+userinfo, introspection, logout, revocation), the grants, client authentication and token
+checks, CORS for browser clients, ending sessions with back-channel logout, and
+``sslRequired``. The browser's endpoints (authorization, login form, RP-initiated logout) are
+``browser.BrowserFlow``'s; this class holds the state both share."""
 
 from __future__ import annotations
 
@@ -10,13 +13,19 @@ import time
 from typing import Any, Mapping
 from urllib.parse import quote, unquote_plus, urlsplit
 
+from .backchannel import BackchannelLogout
+from .browser import BrowserFlow
+from .clients import Client, ClientRegistry
+from .codes import CodeStore
 from .config import Config
 from .discovery import discovery_document
 from .encoding import json_bytes
 from .keys import KeyRing
 from .messages import OAuthError, Request, Response
+from .pkce import check_code_verifier
+from .redirect_uris import origin_of, web_origins
 from .sessions import Session, SessionStore
-from .tokens import TokenFactory
+from .tokens import TokenFactory, token_scope
 from .users import User, UserDirectory
 
 
@@ -45,28 +54,32 @@ def is_local_address(host: str) -> bool:
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
-#: What a browser sees when it posts to ``logout`` without a refresh token: Keycloak's
-#: RP-initiated logout confirmation (its real page is a themed form; this one carries its words).
-LOGOUT_CONFIRMATION_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>Logging out</title></head><body>"
-    b"<h1>Logging out</h1><p>Do you want to log out?</p>"
-    b'<form method="post"><input type="submit" value="Logout"></form></body></html>\n'
-)
+#: Keycloak's CORS defaults (``Cors``): allowed request headers (plus ``Authorization`` for
+#: endpoints that take credentials) and how long a preflight answer may be cached.
+CORS_ALLOWED_HEADERS = ("Origin, Accept, X-Requested-With, Content-Type, Access-Control-Request-Method, "
+                        "Access-Control-Request-Headers, DPoP, Authorization")
+CORS_MAX_AGE = "3600"
 
 
 class KeycloakRealm:
-    """The OpenID Connect behaviour of one Keycloak realm with one confidential client."""
+    """The OpenID Connect behaviour of one Keycloak realm and its clients."""
 
     def __init__(self, config: Config, base_url: str, users: UserDirectory):
         self.config = config
         self.users = users
         self.keys = KeyRing(config.alg, config.realm)
         self.sessions = SessionStore()
-        self._prefix = "/auth" if config.legacy_auth_prefix else ""
+        self.clients = ClientRegistry.from_config(config)
+        self.codes = CodeStore()
+        self.prefix = "/auth" if config.legacy_auth_prefix else ""
         self.base_url = base_url
-        self.issuer = f"{base_url}{self._prefix}/realms/{quote(config.realm)}"
+        self.base_origin = origin_of(base_url)
+        self.realm_path = f"{self.prefix}/realms/{quote(config.realm)}"
+        self.issuer = f"{base_url}{self.realm_path}"
         self.oidc_url = f"{self.issuer}/protocol/openid-connect"
-        self.tokens = TokenFactory(config, self.issuer, self.keys)
+        self.tokens = TokenFactory(config, self.issuer, self.keys, self.base_origin)
+        self.backchannel = BackchannelLogout(self.keys, self.clients, self.issuer, config.backchannel_ca_file)
+        self.browser = BrowserFlow(self)
         self._discovery_body = json_bytes(discovery_document(self.issuer, self.oidc_url, self.oidc_url))
 
     # Endpoints ------------------------------------------------------------------------------
@@ -80,7 +93,7 @@ class KeycloakRealm:
         """
         host = request.headers.get("Host")
         if self.config.backchannel_dynamic and host and host != urlsplit(self.base_url).netloc:
-            backend = f"http://{host}{self._prefix}/realms/{quote(self.config.realm)}/protocol/openid-connect"
+            backend = f"http://{host}{self.realm_path}/protocol/openid-connect"
             return Response.json(200, discovery_document(self.issuer, self.oidc_url, backend))
         return Response(200, self._discovery_body)
 
@@ -98,20 +111,54 @@ class KeycloakRealm:
         return Response(200, self.keys.jwks_body)
 
     def token(self, request: Request) -> Response:
-        """``POST token``: the ``password`` and ``refresh_token`` grants."""
+        """``POST token``: the ``authorization_code``, ``password`` and ``refresh_token`` grants.
+
+        Once the client is known, answers (errors too) carry CORS headers for the client's web
+        origins (``TokenEndpoint``: ``cors.allowedOrigins(session, client)``).
+        """
         form = request.form()
         grant_type = form.get("grant_type")
         if not grant_type:
             raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant_type not in ("password", "refresh_token"):
+        if grant_type not in ("authorization_code", "password", "refresh_token"):
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
-        self._authenticate_client(form, request.headers)
+        client = self._authenticate_client(form, request.headers)
+        cors = self.cors_headers(request, client)
         now = time.time()
-        if grant_type == "password":
-            user, session = self._password_grant(form, now)
-        else:
-            user, session = self._refresh_grant(form, now)
-        return Response.json(200, self.tokens.token_body(user, session, int(now)), NO_STORE)
+        nonce = None
+        try:
+            if grant_type == "authorization_code":
+                user, session, nonce = self._code_grant(form, client, now)
+            elif grant_type == "password":
+                user, session = self._password_grant(form, client, now)
+            else:
+                user, session = self._refresh_grant(form, client, now)
+        except OAuthError as error:
+            raise OAuthError(error.status, error.error, error.description, error.headers + cors) from None
+        body = self.tokens.token_body(user, session, client, int(now), nonce)
+        return Response.json(200, body, NO_STORE + cors)
+
+    def preflight(self, request: Request, methods: str) -> Response:
+        """``OPTIONS`` on an endpoint browsers call (``Cors...preflight()``): any ``Origin`` is
+        echoed, with the allowed methods and headers; without ``Origin``, a bare 200."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return Response(200, content_type=None)
+        return Response(200, content_type=None, headers=(
+            ("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", methods),
+            ("Access-Control-Allow-Credentials", "true"), ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
+            ("Access-Control-Max-Age", CORS_MAX_AGE)))
+
+    def cors_headers(self, request: Request, client: Client) -> tuple[tuple[str, str], ...]:
+        """``DefaultCors.add`` for an actual request: the ``Origin`` is echoed when it is one of
+        the client's web origins (or they hold ``*``); otherwise nothing is added."""
+        origin = request.headers.get("Origin")
+        allowed = web_origins(client, self.base_origin)
+        if origin is None or (origin not in allowed and "*" not in allowed):
+            return ()
+        return (("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Expose-Headers", "Access-Control-Allow-Methods"),
+                ("Access-Control-Allow-Credentials", "true"))
 
     def userinfo(self, request: Request) -> Response:
         """``GET``/``POST userinfo`` with a Bearer access token."""
@@ -134,7 +181,7 @@ class KeycloakRealm:
         ``username``, ``token_type`` and ``active``. From 26.6.2 the calling client must be in
         the token's ``aud``, else the token is inactive for it.
         """
-        token = self._client_token(request, "Token not provided.")
+        caller, token = self._client_token(request, "Token not provided.", introspection=True)
         now = time.time()
         claims = self.keys.verify(token) or self.keys.verify(token, refresh=True)
         if claims is None or not self._is_valid(claims, now) or not self._is_live(claims, now):
@@ -144,16 +191,18 @@ class KeycloakRealm:
         answer = dict(claims)
         if str(claims.get("typ", "")).lower() == "bearer" and session is not None:
             user = user or self.users.by_id(session.user_id)
-            if self.config.lightweight_access_tokens and user is not None:
+            token_client = self.clients.get(claims.get("azp")) or self.clients.confidential
+            if token_client.lightweight_access_tokens and user is not None:
                 # The mappers' claims, rebuilt for introspection; the token's own basic claims
                 # (getAccessTokenFromStoredData) stay as the token has them.
-                full = self.tokens.access_claims(user, session, int(claims.get("iat", now)), lightweight=False)
+                full = self.tokens.access_claims(user, session, token_client, int(claims.get("iat", now)),
+                                                 lightweight=False)
                 basic = ("exp", "iat", "jti", "typ", "azp", "iss", "scope", "sid", "nonce", "cnf")
                 answer = {name: value for name, value in full.items() if name not in basic}
                 answer.update({name: claims[name] for name in basic if name in claims})
             audience = answer.get("aud", [])
             audience = [audience] if isinstance(audience, str) else audience
-            if self.config.introspection_audience_check and self.config.client_id not in audience:
+            if self.config.introspection_audience_check and caller.client_id not in audience:
                 return Response.json(200, {"active": False})
         answer["client_id"] = claims.get("azp")
         answer["username"] = user.username if user else claims.get("preferred_username")
@@ -162,29 +211,47 @@ class KeycloakRealm:
         return Response.json(200, answer)
 
     def logout(self, request: Request) -> Response:
-        """``POST logout`` (``LogoutEndpoint``).
+        """``GET``/``POST logout`` (``LogoutEndpoint``).
 
-        With a ``refresh_token`` (``logoutToken()``): the token's signature, type, issuer and
-        client are checked but not its expiry; the session is ended if it still exists, and the
-        answer is 204 either way, so a repeated logout succeeds. Without one, Keycloak runs the
-        browser's RP-initiated logout and shows its confirmation page.
+        A POST with a ``refresh_token`` (``logoutToken()``): the token's signature, type, issuer
+        and client are checked but not its expiry; the session is ended if it still exists
+        (with back-channel logout to its clients), and the answer is 204 either way, so a
+        repeated logout succeeds. Anything else is the browser's RP-initiated logout
+        (``BrowserFlow.end_session``).
         """
+        if request.method == "GET":
+            return self.browser.end_session(request, request.query_params())
         form = request.form()
         if "refresh_token" not in form:
-            return Response(200, LOGOUT_CONFIRMATION_PAGE, "text/html;charset=utf-8")
-        self._authenticate_client(form, request.headers)
+            return self.browser.end_session(request, form)
+        refusal = self.ssl_refusal(request.client_host)
+        if refusal is not None:
+            return refusal
+        client = self._authenticate_client(form, request.headers)
+        cors = self.cors_headers(request, client)
         now = time.time()
-        claims = self._verified_refresh_token(form["refresh_token"], now, check_expiration=False)
-        if self.sessions.alive(claims.get("sid"), now) is not None:
-            self.sessions.end(claims.get("sid"))
-        return Response(204, content_type=None)
+        try:
+            claims = self._verified_refresh_token(form["refresh_token"], now, client, check_expiration=False)
+        except OAuthError as error:
+            raise OAuthError(error.status, error.error, error.description, cors) from None
+        session = self.sessions.alive(claims.get("sid"), now)
+        if session is not None:
+            self.end_session(session, now)
+        return Response(204, content_type=None, headers=cors)
+
+    def end_session(self, session: Session, now: float) -> None:
+        """End a user session the way ``AuthenticationManager.backchannelLogout`` does: every
+        client of the session that has a back-channel logout URL is told first (synchronously,
+        before the caller answers), then the session is removed."""
+        self.backchannel.notify(session, int(now))
+        self.sessions.pop(session.sid)
 
     def revoke(self, request: Request) -> Response:
         """``POST revoke`` (RFC 7009): a refresh token ends its session, an access token dies.
 
         Unknown or invalid tokens are answered 200 too (RFC 7009 section 2.2).
         """
-        token = self._client_token(request, "Token not provided")
+        _, token = self._client_token(request, "Token not provided")
         now = time.time()
         refresh_claims = self.keys.verify(token, refresh=True)
         if refresh_claims is not None and refresh_claims.get("iss") == self.issuer:
@@ -197,7 +264,45 @@ class KeycloakRealm:
 
     # Grants ---------------------------------------------------------------------------------
 
-    def _password_grant(self, form: Mapping[str, str], now: float) -> tuple[User, Session]:
+    def _code_grant(self, form: Mapping[str, str], client: Client, now: float) -> tuple[User, Session, str | None]:
+        """``AuthorizationCodeGrantType.process``: Keycloak's checks, in its order. A code used
+        twice (or unknown) is "Code not valid", and detaches its client from the user session,
+        so the tokens the first exchange gave stop working too."""
+        code = form.get("code")
+        if code is None:
+            raise OAuthError(400, "invalid_request", "Missing parameter: code")
+        parsed = self.codes.parse(code, now)
+        session = self.sessions.alive(parsed.sid, now)
+        code_client = self.clients.by_internal_id(parsed.client_internal_id or "")
+        client_session = (self.sessions.client_session(session, code_client.client_id)
+                          if session is not None and code_client is not None else None)
+        if parsed.data is None or session is None:
+            if session is not None and client_session is not None and code_client is not None:
+                self.sessions.detach(session, code_client.client_id)
+            raise OAuthError(400, "invalid_grant", "Code not valid")
+        if parsed.expired:
+            raise OAuthError(400, "invalid_grant", "Code is expired")
+        if client_session is None or code_client is None:
+            raise OAuthError(400, "invalid_grant", "User session not found")
+        user = self.users.by_id(session.user_id)
+        if user is None:
+            raise OAuthError(400, "invalid_grant", "User not found")
+        if not user.enabled:
+            raise OAuthError(400, "invalid_grant", "User disabled")
+        data = parsed.data
+        if data.redirect_uri_param is not None and data.redirect_uri_param != form.get("redirect_uri"):
+            raise OAuthError(400, "invalid_grant", "Incorrect redirect_uri")
+        if client.client_id != code_client.client_id:
+            raise OAuthError(400, "invalid_grant", "Auth error: Found different client_id in clientSession")
+        if not client.standard_flow:
+            raise OAuthError(400, "invalid_grant", "Client not allowed to exchange code")
+        check_code_verifier(form.get("code_verifier"), data.code_challenge, data.code_challenge_method)
+        self.sessions.extend(session, now)
+        return user, session, data.nonce
+
+    def _password_grant(self, form: Mapping[str, str], client: Client, now: float) -> tuple[User, Session]:
+        if not client.direct_access_grants:
+            raise OAuthError(400, "unauthorized_client", "Client not allowed for direct access grants")
         username = form.get("username")
         if not username:
             raise OAuthError(401, "invalid_request", "Missing parameter: username")
@@ -211,23 +316,26 @@ class KeycloakRealm:
             raise invalid
         if not user.profile_complete:
             raise OAuthError(400, "invalid_grant", "Account is not fully set up")
-        requested = form.get("scope", "").split()
-        scope = "openid email profile" if "openid" in requested else "email profile"
-        return user, self.sessions.create(user, scope, now)
+        scope = token_scope(form.get("scope"))
+        return user, self.sessions.create(user, scope, now, client.client_id)
 
-    def _refresh_grant(self, form: Mapping[str, str], now: float) -> tuple[User, Session]:
+    def _refresh_grant(self, form: Mapping[str, str], client: Client, now: float) -> tuple[User, Session]:
         token = form.get("refresh_token")
         if not token:
             raise OAuthError(400, "invalid_request", "Missing parameter: refresh_token")
-        claims = self._verified_refresh_token(token, now, check_expiration=True)
+        claims = self._verified_refresh_token(token, now, client, check_expiration=True)
         session = self.sessions.alive(claims.get("sid"), now)
         user = self.users.by_id(session.user_id) if session is not None else None
         if session is None or user is None or not user.enabled:
             raise OAuthError(400, "invalid_grant", "Session not active")
+        if self.sessions.client_session(session, client.client_id) is None:
+            # TokenManager.validateToken: the client was detached (e.g. its code was replayed).
+            raise OAuthError(400, "invalid_grant", "Session doesn't have required client")
         self.sessions.extend(session, now)
         return user, session
 
-    def _verified_refresh_token(self, token: str, now: float, *, check_expiration: bool) -> dict[str, Any]:
+    def _verified_refresh_token(self, token: str, now: float, client: Client, *,
+                                check_expiration: bool) -> dict[str, Any]:
         """``TokenManager.verifyRefreshToken``: signature, type, issuer, expiry (only when
         asked: the logout endpoint does not), then the client; Keycloak's error for each."""
         claims = self.keys.verify(token, refresh=True)
@@ -240,25 +348,29 @@ class KeycloakRealm:
             exp = claims.get("exp", 0)
             if not isinstance(exp, (int, float)) or (exp and now > exp):
                 raise OAuthError(400, "invalid_grant", "Token is not active")
-        if claims.get("azp") != self.config.client_id:
+        if claims.get("azp") != client.client_id:
             raise OAuthError(400, "invalid_grant",
                              "Invalid refresh token. Token client and authorized client don't match")
         return claims
 
     # Checks ---------------------------------------------------------------------------------
 
-    def _client_token(self, request: Request, missing: str) -> str:
-        """The form's ``token`` once the client authenticated: how introspection and revocation
-        both begin (their words for a missing token differ by a full stop, as in Keycloak)."""
+    def _client_token(self, request: Request, missing: str, introspection: bool = False) -> tuple[Client, str]:
+        """The client and the form's ``token`` once the client authenticated: how introspection
+        and revocation both begin (their words for a missing token differ by a full stop, as in
+        Keycloak). Introspection refuses public clients (``TokenIntrospectionEndpoint``)."""
         form = request.form()
-        self._authenticate_client(form, request.headers)
+        client = self._authenticate_client(form, request.headers)
+        if introspection and client.public:
+            raise OAuthError(403, "invalid_request", "Client not allowed.")
         token = form.get("token")
         if not token:
             raise OAuthError(400, "invalid_request", missing)
-        return token
+        return client, token
 
-    def _authenticate_client(self, form: Mapping[str, str], headers: Mapping[str, str]) -> None:
-        """client_secret_basic (credentials form-decoded, RFC 6749 section 2.3.1) or _post."""
+    def _authenticate_client(self, form: Mapping[str, str], headers: Mapping[str, str]) -> Client:
+        """client_secret_basic (credentials form-decoded, RFC 6749 section 2.3.1) or _post for
+        the confidential client; a public client names itself with ``client_id`` only."""
         client_id, secret = form.get("client_id"), form.get("client_secret")
         authorization = headers.get("Authorization") or ""
         if authorization[:6].lower() == "basic ":
@@ -270,11 +382,14 @@ class KeycloakRealm:
             if not colon:
                 raise OAuthError(401, "invalid_client", INVALID_CLIENT_DESCRIPTION)
             client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-        if client_id != self.config.client_id:
+        client = self.clients.get(client_id)
+        if client is None:
             raise OAuthError(401, "invalid_client", INVALID_CLIENT_DESCRIPTION)
-        if secret is None or not hmac.compare_digest(secret.encode("utf-8"),
-                                                     self.config.client_secret.encode("utf-8")):
+        if client.secret is None:
+            return client
+        if secret is None or not hmac.compare_digest(secret.encode("utf-8"), client.secret.encode("utf-8")):
             raise OAuthError(401, "unauthorized_client", INVALID_CLIENT_DESCRIPTION)
+        return client
 
     def _verified_access_token(self, authorization: str | None, now: float) -> dict[str, Any] | None:
         """Claims of a valid Bearer access token from the header: signature, iss, exp/nbf, typ."""
@@ -295,9 +410,14 @@ class KeycloakRealm:
         return claims.get("iss") == self.issuer and not (exp and now > exp) and not (nbf and now < nbf)
 
     def _is_live(self, claims: Mapping[str, Any], now: float) -> bool:
-        """The token's session is alive and the token itself was not revoked."""
-        return self.sessions.alive(claims.get("sid"), now) is not None and not self.sessions.is_revoked(
-            claims.get("jti"))
+        """The token's session is alive, still holds the token's client (a replayed code
+        detaches it), and the token itself was not revoked. A token whose ``azp`` names no
+        client of this realm (only minted ones) is judged by its session alone."""
+        session = self.sessions.alive(claims.get("sid"), now)
+        if session is None or self.sessions.is_revoked(claims.get("jti")):
+            return False
+        azp = claims.get("azp")
+        return self.clients.get(azp) is None or self.sessions.client_session(session, azp) is not None
 
     def _userinfo_error(self, status: int, error: str, description: str) -> OAuthError:
         challenge = (f'Bearer realm="{self.config.realm}", error="{error}", '

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from joserfc.errors import SecurityWarning
 
+from .admin_rest import AdminRestApi
 from .config import parse_config
 from .messages import NOT_FOUND_BODY, OAuthError, Request, Response
 from .realm import KeycloakRealm
@@ -33,17 +34,21 @@ LOG = logging.getLogger("mini_keycloak")
 
 #: Request bodies larger than this are refused with 413.
 MAX_BODY_BYTES = 1024 * 1024
-#: Endpoints where Keycloak checks ``sslRequired`` (``checkSsl()`` in each endpoint class).
-SSL_CHECKED_ENDPOINTS = ("token", "userinfo", "introspect", "logout", "revoke")
+#: Endpoints where Keycloak checks ``sslRequired`` with a JSON answer (``checkSsl()`` in each
+#: endpoint class; the logout endpoint checks only for a refresh token, the authorization
+#: endpoint answers an HTML page: both decide themselves).
+SSL_CHECKED_ENDPOINTS = ("token", "userinfo", "introspect", "revoke")
 
 
 @dataclass(frozen=True)
 class Route:
-    """A Keycloak endpoint: its counter/fault name, methods, and handler."""
+    """A Keycloak endpoint: its counter/fault name, methods, handler, and the methods a CORS
+    preflight (``OPTIONS``) announces when the endpoint answers one."""
 
     name: str
     methods: tuple[str, ...]
     handler: Callable[[Request], Response]
+    preflight: str | None = None
 
 
 class Application:
@@ -54,17 +59,21 @@ class Application:
         self.faults = FaultBoard()
         self.stats = RequestStats()
         self.admin = AdminApi(realm, self.faults, self.stats)
-        prefix = "/auth" if realm.config.legacy_auth_prefix else ""
-        self._realms_prefix = f"{prefix}/realms/"
-        base = f"{self._realms_prefix}{quote(realm.config.realm)}"
+        self.admin_rest = AdminRestApi(realm)
+        self._realms_prefix = f"{realm.prefix}/realms/"
+        base = realm.realm_path
         oidc = f"{base}/protocol/openid-connect"
+        browser = realm.browser
         self._routes = {
             f"{base}/.well-known/openid-configuration": Route("discovery", ("GET",), realm.discovery),
             f"{oidc}/certs": Route("certs", ("GET",), realm.certs),
-            f"{oidc}/token": Route("token", ("POST",), realm.token),
+            f"{oidc}/auth": Route("auth", ("GET", "POST"), browser.authorize),
+            f"{base}/login-actions/authenticate": Route("auth", ("GET", "POST"), browser.login_action),
+            f"{oidc}/token": Route("token", ("POST",), realm.token, preflight="POST, OPTIONS"),
             f"{oidc}/userinfo": Route("userinfo", ("GET", "POST"), realm.userinfo),
             f"{oidc}/token/introspect": Route("introspect", ("POST",), realm.introspect),
-            f"{oidc}/logout": Route("logout", ("POST",), realm.logout),
+            f"{oidc}/logout": Route("logout", ("GET", "POST"), realm.logout, preflight="GET, HEAD, OPTIONS"),
+            f"{oidc}/logout/logout-confirm": Route("logout", ("POST",), browser.logout_confirm),
             f"{oidc}/revoke": Route("revoke", ("POST",), realm.revoke),
         }
 
@@ -72,10 +81,14 @@ class Application:
         """The answer to one request; None means: close the connection without answering."""
         if request.path.startswith("/_admin/"):
             return self.admin.handle(request)
+        if self.admin_rest.matches(request.path):
+            return self.admin_rest.handle(request)
         route = self._routes.get(request.path)
         if route is None:
             return self._not_found(request.path)
         self.stats.count(route.name)
+        if request.method == "OPTIONS" and route.preflight is not None:
+            return self.realm.preflight(request, route.preflight)
         if request.method not in route.methods:
             return Response.json(405, {"error": "HTTP 405 Method Not Allowed",
                                        "error_description": NOT_FOUND_BODY["error_description"]},
@@ -122,11 +135,18 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         body = self._read_body()
         if body is None:
             return
-        request = Request(self.command, urlsplit(self.path).path, self.headers, body, self.client_address[0])
+        target = urlsplit(self.path)
+        request = Request(self.command, target.path, self.headers, body, self.client_address[0], target.query)
         self._write(self.server.app.handle(request))
 
     def _read_body(self) -> bytes | None:

@@ -1,10 +1,18 @@
-"""User sessions (``sid``) with Keycloak's idle timeout, and revoked access-token ids."""
+"""User sessions (``sid``) with Keycloak's idle timeout, the client sessions inside them, and
+revoked access-token ids.
+
+As in Keycloak a user session holds one client session per client that obtained tokens in it
+(``UserSessionModel.getAuthenticatedClientSessions``): the password grant and a code exchange
+attach their client, a second browser login through the SSO cookie attaches another client to
+the same session. Logout notifies the clients found there (back-channel logout), and a replayed
+authorization code detaches its client (``AuthenticatedClientSessionModel.detachFromUserSession``).
+"""
 
 from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .users import User
@@ -12,6 +20,17 @@ from .users import User
 
 #: Keycloak's default "SSO Session Idle": the refresh token's lifetime.
 SESSION_IDLE_SECONDS = 1800
+
+
+@dataclass
+class ClientSession:
+    """A client's part of a user session (``AuthenticatedClientSessionModel``)."""
+
+    client_id: str
+    scope: str
+    started: int
+    #: Authenticated through the SSO cookie rather than a form in this request (``acr`` "0").
+    sso: bool = False
 
 
 @dataclass
@@ -23,6 +42,7 @@ class Session:
     scope: str
     started: int
     expires_at: float
+    clients: dict[str, ClientSession] = field(default_factory=dict)
 
 
 class SessionStore:
@@ -36,9 +56,12 @@ class SessionStore:
         self._revoked_jti: dict[str, float] = {}
         self._created = 0
 
-    def create(self, user: User, scope: str, now: float) -> Session:
-        """Start a session that lives ``SESSION_IDLE_SECONDS`` unless refreshed."""
+    def create(self, user: User, scope: str, now: float, client_id: str | None = None) -> Session:
+        """Start a session that lives ``SESSION_IDLE_SECONDS`` unless refreshed, with a client
+        session for ``client_id`` when given."""
         session = Session(str(uuid.uuid4()), user.id, scope, int(now), now + SESSION_IDLE_SECONDS)
+        if client_id is not None:
+            session.clients[client_id] = ClientSession(client_id, scope, int(now))
         with self._lock:
             self._created += 1
             if self._created % self._PRUNE_EVERY == 0:
@@ -53,14 +76,39 @@ class SessionStore:
             return session if session is not None and session.expires_at > now else None
 
     def extend(self, session: Session, now: float) -> None:
-        """A refresh restarts the idle timer."""
+        """A refresh (or a login through the SSO cookie) restarts the idle timer."""
         with self._lock:
             session.expires_at = now + SESSION_IDLE_SECONDS
 
-    def end(self, sid: Any) -> bool:
-        """End one session; True if it existed."""
+    def attach(self, session: Session, client_id: str, scope: str, now: float, sso: bool) -> ClientSession:
+        """Give ``client_id`` a (new) client session in ``session``."""
+        client_session = ClientSession(client_id, scope, int(now), sso)
         with self._lock:
-            return isinstance(sid, str) and self._sessions.pop(sid, None) is not None
+            session.clients[client_id] = client_session
+        return client_session
+
+    def detach(self, session: Session, client_id: str) -> None:
+        """Remove ``client_id``'s client session: its tokens stop working, the session lives on."""
+        with self._lock:
+            session.clients.pop(client_id, None)
+
+    def client_session(self, session: Session, client_id: Any) -> ClientSession | None:
+        with self._lock:
+            return session.clients.get(client_id) if isinstance(client_id, str) else None
+
+    def of_user(self, user_id: str, now: float) -> list[Session]:
+        """The user's live sessions."""
+        with self._lock:
+            return [s for s in self._sessions.values() if s.user_id == user_id and s.expires_at > now]
+
+    def pop(self, sid: Any) -> Session | None:
+        """Remove one session and answer it (None if there was none)."""
+        with self._lock:
+            return self._sessions.pop(sid, None) if isinstance(sid, str) else None
+
+    def end(self, sid: Any) -> bool:
+        """End one session without notifying anyone; True if it existed."""
+        return self.pop(sid) is not None
 
     def clear(self) -> int:
         """End every session; answer how many there were."""

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import REPO_ROOT
 
@@ -39,6 +40,8 @@ CLIENT_ID = "fastapi-keycloak"
 CLIENT_SECRET = "s3cr:et%25+with&chars#1"
 #: The seed user (see /work/shared/seed-contract.md).
 USERNAME, PASSWORD = "abdullah", "Test#123456"
+#: The public client of the Swagger page (``--docs-client-id``'s default).
+DOCS_CLIENT_ID = "keycloak-fcgi-docs"
 
 
 class IdentityProviderError(RuntimeError):
@@ -50,8 +53,13 @@ class IdentityProvider:
 
     Keyword options mirror the command line: ``alg`` (RS256, PS256, ES256),
     ``legacy_auth_prefix``, ``public_url``, ``access_token_lifespan``, ``invalid_grant_status``,
-    ``realm``, ``client_id``, ``client_secret``, ``users`` (a path), ``host``; ``extra_args``
-    are appended verbatim. ``start()`` (or ``with``) blocks until the server is ready.
+    ``realm``, ``client_id``, ``client_secret``, ``users`` (a path), ``host``; for the browser
+    flow ``redirect_uris``, ``post_logout_redirect_uris``, ``web_origins`` (sequences),
+    ``client_pkce_method``, ``backchannel_logout_url``, ``backchannel_logout_session_required``,
+    ``backchannel_ca_file``, ``docs_client_id``, ``docs_redirect_uris``, ``docs_web_origins``,
+    ``access_code_lifespan`` (None: the provider's default, which is the Compose realm's);
+    ``extra_args`` are appended verbatim. ``start()`` (or ``with``) blocks until the server is
+    ready.
     """
 
     def __init__(
@@ -69,6 +77,17 @@ class IdentityProvider:
         host: str = "127.0.0.1",
         extra_args: tuple[str, ...] = (),
         startup_timeout: float = 30.0,
+        redirect_uris: Sequence[str] = (),
+        post_logout_redirect_uris: Sequence[str] = (),
+        web_origins: Sequence[str] = (),
+        client_pkce_method: str | None = None,
+        backchannel_logout_url: str | None = None,
+        backchannel_logout_session_required: bool | None = None,
+        backchannel_ca_file: Path | None = None,
+        docs_client_id: str | None = None,
+        docs_redirect_uris: Sequence[str] = (),
+        docs_web_origins: Sequence[str] = (),
+        access_code_lifespan: int | None = None,
     ):
         self.realm, self.client_id, self.client_secret = realm, client_id, client_secret
         self.host = host
@@ -83,6 +102,22 @@ class IdentityProvider:
             self._args.append("--legacy-auth-prefix")
         if public_url:
             self._args += ["--public-url", public_url]
+        for flag, values in (("--redirect-uri", redirect_uris),
+                             ("--post-logout-redirect-uri", post_logout_redirect_uris),
+                             ("--web-origin", web_origins), ("--docs-redirect-uri", docs_redirect_uris),
+                             ("--docs-web-origin", docs_web_origins)):
+            for value in values:
+                self._args += [flag, value]
+        for flag, value in (("--client-pkce-method", client_pkce_method),
+                            ("--backchannel-logout-url", backchannel_logout_url),
+                            ("--backchannel-ca-file", backchannel_ca_file), ("--docs-client-id", docs_client_id),
+                            ("--access-code-lifespan", access_code_lifespan)):
+            if value is not None:
+                self._args += [flag, str(value)]
+        if backchannel_logout_session_required is not None:
+            self._args.append("--backchannel-logout-session-required" if backchannel_logout_session_required
+                              else "--no-backchannel-logout-session-required")
+        self.docs_client_id = docs_client_id or DOCS_CLIENT_ID
         self._args += list(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
@@ -206,6 +241,21 @@ class IdentityProvider:
     def revoke_url(self) -> str:
         return f"{self.oidc_url}/revoke"
 
+    @property
+    def auth_url(self) -> str:
+        """The authorization endpoint (the browser's login)."""
+        return f"{self.oidc_url}/auth"
+
+    @property
+    def end_session_url(self) -> str:
+        """RP-initiated logout (the same endpoint as ``logout_url``, used from the browser)."""
+        return self.logout_url
+
+    def admin_rest_url(self, path: str) -> str:
+        """Keycloak's admin REST API of this realm: ``<base>[/auth]/admin/realms/<realm>/<path>``."""
+        prefix = self.local_url + self.issuer[len(self.base_url):].rsplit("/realms/", 1)[0]
+        return f"{prefix}/admin/realms/{self.realm}/{path.lstrip('/')}"
+
     # Admin API ----------------------------------------------------------------------------
 
     def admin(self, path: str, body: dict[str, Any] | None = None, method: str | None = None) -> Any:
@@ -253,5 +303,26 @@ class IdentityProvider:
         return self.admin("keys/current")
 
     def clear_sessions(self) -> int:
-        """End every session; answers how many."""
+        """End every session (without back-channel logout); answers how many."""
         return self.admin("sessions/clear", {})["ended"]
+
+    # Keycloak's admin REST API (loopback callers only, as /_admin) ---------------------------
+
+    def admin_logout_user(self, user_id: str) -> int:
+        """``POST /admin/realms/<realm>/users/<id>/logout``: end the user's sessions (with
+        back-channel logout); answers the HTTP status (204, or 404 for an unknown user)."""
+        return self._admin_rest("POST", f"users/{urllib.parse.quote(user_id, safe='')}/logout")
+
+    def admin_delete_session(self, sid: str) -> int:
+        """``DELETE /admin/realms/<realm>/sessions/<sid>``: end one session (with back-channel
+        logout); answers the HTTP status (204, or 404 for an unknown session)."""
+        return self._admin_rest("DELETE", f"sessions/{urllib.parse.quote(sid, safe='')}")
+
+    def _admin_rest(self, method: str, path: str) -> int:
+        request = urllib.request.Request(self.admin_rest_url(path), data=b"" if method == "POST" else None,
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code

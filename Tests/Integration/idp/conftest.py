@@ -28,3 +28,19 @@ def fresh_idp(make_idp):
     """A provider of its own, for tests that change keys or need special options (the suite's
     `make_idp`, under the name these tests read best with)."""
     return make_idp
+
+
+@pytest.fixture(scope="module")
+def make_module_idp():
+    """Providers with options shared by a module's tests (the browser-flow modules); stopped
+    after the module."""
+    started: list[IdentityProvider] = []
+
+    def factory(**options) -> IdentityProvider:
+        provider = IdentityProvider(**options).start()
+        started.append(provider)
+        return provider
+
+    yield factory
+    for provider in started:
+        assert provider.stop() == 0

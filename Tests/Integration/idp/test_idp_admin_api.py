@@ -123,7 +123,7 @@ def test_stats_count_and_reset(idp):
     login(idp)
     stats = idp.stats()
     assert (stats["discovery"], stats["certs"], stats["token"], stats["userinfo"]) == (1, 2, 1, 0)
-    assert set(stats) == {"discovery", "certs", "token", "userinfo", "introspect", "logout", "revoke"}
+    assert set(stats) == {"discovery", "certs", "token", "userinfo", "introspect", "logout", "revoke", "auth"}
     idp.reset_stats()
     assert idp.stats()["certs"] == 0
 

@@ -13,7 +13,7 @@ from ..messages import Response
 
 
 #: The Keycloak endpoints, by the name the admin API uses for counters and faults.
-ENDPOINTS = ("discovery", "certs", "token", "userinfo", "introspect", "logout", "revoke")
+ENDPOINTS = ("discovery", "certs", "token", "userinfo", "introspect", "logout", "revoke", "auth")
 FAULTS = ("none", "hang", "html", "truncated", "status500", "huge", "introspection_failure",
           "introspection_without_iss")
 #: Faults that make sense for the introspection endpoint only.

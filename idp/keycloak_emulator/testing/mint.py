@@ -15,7 +15,8 @@ from ..realm import KeycloakRealm
 
 def mint(realm: KeycloakRealm, login: str, claims: Mapping[str, Any], header: Mapping[str, Any],
          key_name: str, kind: str = "access") -> str:
-    """A token for ``login`` in a new live session, with overrides applied.
+    """A token of the confidential client for ``login`` in a new live session, with
+    overrides applied.
 
     ``kind`` is ``access`` (the default), ``id`` (an ID token) or ``refresh`` (signed with
     the internal refresh key, whatever ``key_name`` says). ``claims``/``header`` values
@@ -32,17 +33,20 @@ def mint(realm: KeycloakRealm, login: str, claims: Mapping[str, Any], header: Ma
     if kind not in ("access", "id", "refresh"):
         raise ValueError("kind must be 'access', 'id' or 'refresh'")
     now = time.time()
-    session = realm.sessions.create(user, "openid email profile", now)
+    client = realm.clients.confidential
+    session = realm.sessions.create(user, "openid email profile", now, client.client_id)
     tokens, keys = realm.tokens, realm.keys
     if kind == "refresh":
-        return keys.sign(_apply_overrides(tokens.refresh_claims(user, session, int(now)), claims), keys.refresh)
+        return keys.sign(_apply_overrides(tokens.refresh_claims(user, session, client, int(now)), claims),
+                         keys.refresh)
     key = keys.current if key_name == "current" else keys.encryption
     if kind == "id":
-        defaults = tokens.id_claims(user, session, int(now), keys.sign(tokens.access_claims(user, session, int(now))))
+        access_token = keys.sign(tokens.access_claims(user, session, client, int(now)))
+        defaults = tokens.id_claims(user, session, client, int(now), access_token)
         header_type = "JWT"
     else:
-        defaults = tokens.access_claims(user, session, int(now))
-        header_type = tokens.access_header_type
+        defaults = tokens.access_claims(user, session, client, int(now))
+        header_type = client.access_header_type
     body = _apply_overrides(defaults, claims)
     protected = _apply_overrides(
         {"alg": key.alg if key.use == "sig" else "RS256", "typ": header_type, "kid": key.kid}, header
