@@ -3,7 +3,8 @@
 #   the test identity provider (idp/mini_keycloak.py, Keycloak-compatible) on 127.0.0.1:8080,
 #   keycloak-fcgi (release build) on a unix socket,
 #   nginx with a development certificate on https://localhost:8443 (http://localhost:8000
-#   redirects there), serving /docs and /openapi.json.
+#   redirects there), serving /docs and /openapi.json (rendered for the local provider: the
+#   Swagger page's Authorize also signs in on its login page).
 # Ctrl-C stops everything. Ports: HTTPS_PORT, HTTP_PORT, IDP_PORT, INTERNAL_PORT (health and
 # metrics, loopback only) in the environment.
 set -euo pipefail
@@ -44,11 +45,19 @@ trap cleanup EXIT INT TERM
 
 say "starting the identity provider on 127.0.0.1:$idp_port"
 rm -f "$run_dir/idp.ready"
+# The Swagger page's public client must know where the page is (its redirect URI and web origin).
 IDP_CLIENT_SECRET=$(cat "$secret_file") python3 idp/mini_keycloak.py --host 127.0.0.1 --port "$idp_port" \
-    --users idp/users.json --ready-file "$run_dir/idp.ready" >"$run_dir/idp.log" 2>&1 &
+    --users idp/users.json --ready-file "$run_dir/idp.ready" \
+    --docs-redirect-uri "https://localhost:$https_port/docs/oauth2-redirect.html" \
+    --docs-web-origin "https://localhost:$https_port" >"$run_dir/idp.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [[ -f $run_dir/idp.ready ]] && break; sleep 0.1; done
 [[ -f $run_dir/idp.ready ]] || { cat "$run_dir/idp.log" >&2; exit 1; }
+issuer=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["issuer"])' "$run_dir/idp.ready")
+
+# openapi.json and swagger-init.js with the provider's sign-in URLs and the page's client.
+python3 scripts/render_nginx.py --docs "$run_dir/docs" DOCS_KEYCLOAK_ISSUER="$issuer" \
+    DOCS_CLIENT_ID=keycloak-fcgi-docs
 
 say "starting keycloak-fcgi"
 socket="$run_dir/keycloak-fcgi.sock"
@@ -63,7 +72,8 @@ python3 scripts/render_nginx.py nginx/templates/keycloak-fcgi.conf.template "$ru
     INTERNAL_LISTEN="127.0.0.1:$internal_port" \
     PUBLIC_HTTPS_PORT="$https_port" TLS_CERTIFICATE="$run_dir/tls/localhost.crt" \
     TLS_CERTIFICATE_KEY="$run_dir/tls/localhost.key" HTML_DIR="$repo/nginx/html" \
-    SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20 UPSTREAM_KEEPALIVE=16
+    SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20 UPSTREAM_KEEPALIVE=16 \
+    DOCS_RENDERED_DIR="$run_dir/docs" DOCS_KEYCLOAK_ISSUER="$issuer"
 python3 scripts/render_nginx.py nginx/local/nginx.conf.template "$run_dir/nginx.conf" RUN_DIR="$run_dir" \
     NGINX_USER="$(id -un)"
 nginx -p "$run_dir" -c "$run_dir/nginx.conf" -e "$run_dir/nginx-error.log" -g 'daemon off;' &
@@ -78,7 +88,8 @@ cat <<TXT
 
 keycloak-fcgi is running.
   API            https://localhost:$https_port/   (http://localhost:$http_port redirects here)
-  Swagger UI     https://localhost:$https_port/docs
+  Swagger UI     https://localhost:$https_port/docs   (Authorize: paste a token, or sign in with
+                 OAuth2AuthorizationCodeBearer on the provider's login page)
   OpenAPI        https://localhost:$https_port/openapi.json
   Identity prov. http://127.0.0.1:$idp_port/realms/testing   (users: idp/users.json)
   Health/metrics http://127.0.0.1:$internal_port/healthz  /readyz  /metrics   (loopback only)

@@ -24,22 +24,30 @@ from typing import Any, Callable
 import requests
 
 from . import REPO_ROOT
-from .idp_fixture import IdentityProvider
+from .idp_fixture import DOCS_CLIENT_ID, IdentityProvider
 
 TEMPLATE = REPO_ROOT / "nginx" / "templates" / "keycloak-fcgi.conf.template"
 MAIN_TEMPLATE = REPO_ROOT / "nginx" / "local" / "nginx.conf.template"
 
 
-def _load_render() -> Callable[[str, dict[str, str]], str]:
-    """scripts/render_nginx.py's `render`, loaded from its file (scripts/ is no package)."""
+def _load_render_nginx():
+    """scripts/render_nginx.py, loaded from its file (scripts/ is no package)."""
     spec = importlib.util.spec_from_file_location("render_nginx", REPO_ROOT / "scripts" / "render_nginx.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.render
+    return module
 
 
+_render_nginx = _load_render_nginx()
 #: `render(template_text, values)`: ${NAME} placeholders replaced, as scripts/render_nginx.py does.
-render = _load_render()
+render: Callable[[str, dict[str, str]], str] = _render_nginx.render
+#: `render_docs(output_dir, values)`: the Swagger page's openapi.json and swagger-init.js for one
+#: deployment (values DOCS_KEYCLOAK_ISSUER, DOCS_CLIENT_ID), as `render_nginx.py --docs` does.
+render_docs: Callable[[Path, dict[str, str]], None] = _render_nginx.render_docs
+
+#: The Swagger page's Keycloak issuer when a stack has no identity provider (the page's sign-in
+#: then points nowhere; nothing else depends on it).
+NO_PROVIDER_ISSUER = "https://keycloak.invalid/realms/testing"
 
 
 def binary_path() -> Path:
@@ -210,6 +218,7 @@ class Stack:
             "LOGIN_BURST": str(self.login_burst),
             "UPSTREAM_KEEPALIVE": str(self.upstream_keepalive),
         }
+        values.update(self.render_docs())
         server = render(TEMPLATE.read_text(), values)
         if self.extra_locations:
             # Benchmarks add locations (e.g. nginx's own `return 200`) to the same TLS server.
@@ -222,6 +231,21 @@ class Stack:
                  "-e", str(self.workdir / "nginx-error.log"), "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
+
+    def render_docs(self) -> dict[str, str]:
+        """Renders the Swagger page's files into workdir/docs for this stack's provider (its
+        issuer and docs client); answers the template values that point nginx at them."""
+        issuer = NO_PROVIDER_ISSUER
+        if self.idp is not None:
+            # A provider not started yet (start-up order tests) has no issuer: the responder's
+            # KEYCLOAK_SERVER_URL and realm name it then.
+            issuer = self.idp.issuer or f"{self.idp.base_url}/realms/{self.idp.realm}"
+        values = {
+            "DOCS_KEYCLOAK_ISSUER": issuer,
+            "DOCS_CLIENT_ID": self.idp.docs_client_id if self.idp is not None else DOCS_CLIENT_ID,
+        }
+        render_docs(self.workdir / "docs", values)
+        return {"DOCS_RENDERED_DIR": str(self.workdir / "docs"), "DOCS_KEYCLOAK_ISSUER": values["DOCS_KEYCLOAK_ISSUER"]}
 
     def stop_responder(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         """Signals the responder and waits; answers (and records) its exit status."""
