@@ -9,10 +9,14 @@ a threaded HTTP/1.1 server on a free loopback port, in the test's own process.
 Every request (any method, any path) is answered 200 with JSON:
 ``{"method", "path", "x_auth": {lower-case name: [values in order]}, "authorization": bool}``,
 every ``X-Auth-*`` header listed with all its values, so a duplicated or forged header shows.
+A page request (``Accept`` naming ``text/html``, as a browser's navigation does) gets the same
+as an HTML page instead: ``#user`` shows the ``X-Auth-Username`` received (empty when none),
+``#path`` the path, ``#record`` the JSON above.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,9 +43,12 @@ class _Handler(BaseHTTPRequestHandler):
             "request_id": self.headers.get("X-Request-ID"),
         }
         self.server.record(record)
-        body = json.dumps(record).encode("utf-8")
+        if "text/html" in (self.headers.get("Accept") or ""):
+            body, content_type = _page(record).encode("utf-8"), "text/html; charset=utf-8"
+        else:
+            body, content_type = json.dumps(record).encode("utf-8"), "application/json"
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -53,6 +60,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests`
         pass
+
+
+def _page(record: dict[str, Any]) -> str:
+    """The HTML answer to a page request: who the gate said the user is."""
+    username = ", ".join(record["x_auth"].get("x-auth-username", []))
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sample API</title></head>\n"
+        f"<body><h1>Signed in as <span id=\"user\">{html.escape(username)}</span></h1>\n"
+        f"<p>Path: <code id=\"path\">{html.escape(record['path'])}</code></p>\n"
+        f"<pre id=\"record\">{html.escape(json.dumps(record, indent=2))}</pre></body></html>\n")
 
 
 class _Server(ThreadingHTTPServer):
