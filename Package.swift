@@ -19,9 +19,11 @@ let package = Package(
         // C at the edges: module maps and typed wrappers for what Swift cannot import.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // hiredis 0.14 (Debian bookworm) for the revocation list shared through Redis.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         // The process's system library: threads, time units, standard streams, file reads,
-        // signals, the allocator. With the two C edges, the only code that imports Glibc.
+        // signals, the allocator. With the C edges, the only code that imports Glibc.
         .target(name: "Platform"),
 
         // Token verification and the identity-provider client. Knows nothing of FastCGI.
@@ -29,6 +31,7 @@ let package = Package(
             name: "Auth",
             dependencies: [
                 "CCurl",
+                "CHiredis",
                 "Platform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
