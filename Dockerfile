@@ -13,12 +13,13 @@
 # fails at dependency resolution.
 FROM swift:6.3-bookworm AS build
 
-# libfcgi and libcurl headers + pkg-config for the CFastCGI / CCurl system-library targets.
+# libfcgi, libcurl and hiredis headers + pkg-config for the CFastCGI / CCurl / CHiredis
+# system-library targets.
 # Unpinned on purpose (hadolint DL3008): the Debian release is pinned by the base image, and
 # within it we want the current security updates, which replace the exact versions.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libfcgi-dev libcurl4-openssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends libfcgi-dev libcurl4-openssl-dev libhiredis-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -37,9 +38,9 @@ COPY Tests ./Tests
 COPY Fuzz/Targets ./Fuzz/Targets
 
 # Static Swift standard library (and FoundationEssentials; the package does not use Foundation
-# or ICU): the binary needs only libfcgi, libcurl and libc/libstdc++ at run time, not the Swift
-# runtime. Debug info is stripped (47 MB -> 30.5 MB measured with Swift 6.3.1); the symbol
-# table stays, so crash backtraces keep function names.
+# or ICU): the binary needs only libfcgi, libcurl, hiredis and libc/libstdc++ at run time, not
+# the Swift runtime. Debug info is stripped (47 MB -> 30.5 MB measured with Swift 6.3.1); the
+# symbol table stays, so crash backtraces keep function names.
 RUN swift build -c release --static-swift-stdlib --product keycloak-fcgi \
     && install -D -m 0755 \
         "$(swift build -c release --static-swift-stdlib --show-bin-path)/keycloak-fcgi" \
@@ -49,14 +50,15 @@ RUN swift build -c release --static-swift-stdlib --product keycloak-fcgi \
 # ---- runtime ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 
-# libfcgi0ldbl, libcurl4: the binary's shared libraries; ca-certificates: for an https
+# libfcgi0ldbl, libcurl4, libhiredis0.14: the binary's shared libraries (hiredis for a
+# Redis-shared revocation list, REVOCATION_STORE); ca-certificates: for an https
 # Keycloak; libfcgi-bin: cgi-fcgi for the health check. libstdc++6 is already in the base
 # image (apt needs it) and listed only to say the binary needs it too.
 # Unpinned on purpose (hadolint DL3008): Debian security updates replace exact versions.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libfcgi0ldbl libcurl4 ca-certificates libfcgi-bin libstdc++6 \
+        libfcgi0ldbl libcurl4 libhiredis0.14 ca-certificates libfcgi-bin libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 keycloak-fcgi \
     && useradd --system --uid 10001 --gid keycloak-fcgi --no-create-home \

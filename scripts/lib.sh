@@ -57,12 +57,13 @@ PY
 # Everything the build, the local stack and the tests need.
 ensure_dependencies() {
     command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
-    # Build and run: nginx, libfcgi, libcurl. Tests: docker-compose (validates the Compose file
-    # without an engine), libfcgi-bin (cgi-fcgi, the image's health check), gettext-base
-    # (envsubst, as in the nginx image), systemd (systemd-analyze verify for the units), wrk
-    # (load in the keep-alive test and the benchmarks).
-    ensure_packages nginx libfcgi-dev libcurl4-openssl-dev pkg-config openssl curl ca-certificates \
-        docker-compose libfcgi-bin gettext-base systemd wrk
+    # Build and run: nginx, libfcgi, libcurl, hiredis (the shared revocation list). Tests:
+    # docker-compose (validates the Compose file without an engine), libfcgi-bin (cgi-fcgi, the
+    # image's health check), gettext-base (envsubst, as in the nginx image), systemd
+    # (systemd-analyze verify for the units), wrk (load in the keep-alive test and the
+    # benchmarks), redis-server (the revocation store's tests start a real one).
+    ensure_packages nginx libfcgi-dev libcurl4-openssl-dev libhiredis-dev pkg-config openssl curl ca-certificates \
+        docker-compose libfcgi-bin gettext-base systemd wrk redis-server
     ensure_python_packages
     ensure_swagger_ui
 }
