@@ -39,6 +39,10 @@ public struct AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidCredentials
         /// The refresh token is expired, revoked, or its session ended (`invalid_grant`).
         case invalidRefreshToken
+        /// The token's session (`sid`) or subject was ended by a back-channel logout.
+        case sessionRevoked
+        /// An ID token's `nonce` is not the one the sign-in sent.
+        case nonceMismatch
         /// A valid token without the roles or scopes the resource requires.
         case insufficientPermissions
 

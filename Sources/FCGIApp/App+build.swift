@@ -9,6 +9,7 @@ package func buildApplication(
     configuration: AppConfiguration,
     logger: Logger = Logger(label: "keycloak-fcgi"),
     metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    revocationStore: any RevocationStore = MemoryRevocationStore(),
     makeTransport: (@Sendable () throws(AuthError) -> any HTTPTransport)? = nil
 ) -> Application {
     let limits = configuration.provider.limits
@@ -41,7 +42,7 @@ package func buildApplication(
 
     let verifier = JWTVerifier(policy: configuration.policy)
     let cacheSize = configuration.tokenCacheSize
-    let authenticator: any Authenticator =
+    let strategy: any Authenticator =
         switch configuration.verifyMode {
         case .jwks:
             LocalTokenAuthenticator(
@@ -62,20 +63,39 @@ package func buildApplication(
                 activeTTL: configuration.introspectionTTLSeconds)
         }
 
+    // Every strategy refuses what a back-channel logout revoked.
+    let authenticator = RevocationCheckingAuthenticator(base: strategy, revocations: revocationStore.list, provider: provider)
+    let clientID = configuration.provider.clientID
+
     var router = Router()
     router.add("GET", "/", RootHandler())
     router.add("POST", "/login", LoginHandler())
     router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator, policy: configuration.authorization))
     router.add("POST", "/refresh", RefreshHandler())
     router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
-    router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization))
+    let signIn = configuration.browserSignIn.map { settings in
+        BrowserSignIn(settings: settings, authenticator: authenticator, verifier: verifier, clientID: clientID)
+    }
+    router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization, signIn: signIn))
+    if let signIn {
+        router.add("GET", "/oauth2/start", SignInStartHandler(signIn: signIn))
+        router.add("GET", "/oauth2/callback", SignInCallbackHandler(signIn: signIn))
+        router.add("GET", "/oauth2/sign_out", SignOutHandler(signIn: signIn))
+        router.add("POST", "/oauth2/sign_out", SignOutHandler(signIn: signIn))
+    }
+    router.add(
+        "POST", "/oauth2/backchannel-logout",
+        BackchannelLogoutHandler(
+            verifier: verifier, store: revocationStore, clientID: clientID, revocationTTL: Int64(configuration.revocationTTLSeconds)))
     router.add("GET", "/healthz", HealthHandler())
     router.add(
-        "GET", "/readyz", ReadinessHandler(provider: provider, extraIssuers: extraProviders, needsKeys: configuration.verifyMode == .jwks),
+        "GET", "/readyz",
+        ReadinessHandler(
+            provider: provider, extraIssuers: extraProviders, needsKeys: configuration.verifyMode == .jwks, revocations: revocationStore),
         internalOnly: true)
     router.add("GET", "/metrics", MetricsHandler(registry: metricsRegistry), internalOnly: true)
 
     return Application(
-        configuration: configuration, provider: provider, monitors: monitors, router: router, logger: logger,
-        makeTransport: transportFactory)
+        configuration: configuration, provider: provider, monitors: monitors, revocationStore: revocationStore, router: router,
+        logger: logger, makeTransport: transportFactory)
 }

@@ -11,18 +11,23 @@ package final class Application: Sendable {
     let provider: IdentityProvider
     /// Discovery and key refresh for the primary realm first, then each extra issuer.
     let monitors: [ProviderMonitor]
+    /// Back-channel logouts: the process-local list every request checks, kept in step with
+    /// the other replicas (Redis) or this process's only (memory).
+    let revocationStore: any RevocationStore
     let router: Router
     let logger: Logger
     /// Creates a thread's HTTP transport (curl in production, a fake in tests).
     let makeTransport: @Sendable () throws(AuthError) -> any HTTPTransport
 
     init(
-        configuration: AppConfiguration, provider: IdentityProvider, monitors: [ProviderMonitor], router: Router, logger: Logger,
+        configuration: AppConfiguration, provider: IdentityProvider, monitors: [ProviderMonitor], revocationStore: any RevocationStore,
+        router: Router, logger: Logger,
         makeTransport: @escaping @Sendable () throws(AuthError) -> any HTTPTransport
     ) {
         self.configuration = configuration
         self.provider = provider
         self.monitors = monitors
+        self.revocationStore = revocationStore
         self.router = router
         self.logger = logger
         self.makeTransport = makeTransport

@@ -33,8 +33,16 @@ package enum Service {
     private static func serve(_ configuration: AppConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws {
         try Curl.initialize()
         try FastCGIListener.initializeLibrary()
-        let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: registry)
+        let revocationStore: any RevocationStore =
+            if let url = configuration.revocationStoreURL {
+                try RedisRevocationStore(url: url.value)
+            } else {
+                MemoryRevocationStore()
+            }
+        let application = buildApplication(
+            configuration: configuration, logger: logger, metricsRegistry: registry, revocationStore: revocationStore)
         for monitor in application.monitors { monitor.start() }
+        revocationStore.start(logger: logger)
         // Give discovery and the keys a moment before taking connections, so that a restarted
         // responder does not answer 503 for the few milliseconds it needs; with the provider
         // down it starts anyway after the bound (and answers 503 where the provider is needed).
@@ -59,6 +67,7 @@ package enum Service {
         let grace = configuration.provider.limits.totalTimeout + .seconds(2)
         let clean = server.stop(timeout: grace)
         for monitor in application.monitors { monitor.stop(timeout: .seconds(1)) }
+        revocationStore.stop()
         if clean {
             logger.info("stopped")
         } else {

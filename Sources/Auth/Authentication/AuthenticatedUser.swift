@@ -21,11 +21,18 @@ public struct AuthenticatedUser: Sendable, Equatable {
     /// name or roles. Keycloak's lightweight access tokens (a client option) carry none of
     /// them; only introspection or userinfo can tell who such a token belongs to.
     public let carriesIdentity: Bool
+    /// `iss`, when the token or answer named it: a back-channel logout's `sid` and `sub` are
+    /// only unique per issuer.
+    public let issuer: String?
+    /// `iat` in whole seconds: a subject-wide logout refuses the tokens issued before it.
+    public let issuedAt: Int64?
 
     public init(
         subject: String?, username: String, email: String?, fullName: String?, roles: [String] = [], scopes: [String] = [],
-        sessionID: String? = nil, carriesIdentity: Bool = true
+        sessionID: String? = nil, carriesIdentity: Bool = true, issuer: String? = nil, issuedAt: Int64? = nil
     ) {
+        self.issuer = issuer
+        self.issuedAt = issuedAt
         self.subject = subject
         self.username = username
         self.email = email
@@ -52,7 +59,7 @@ public struct AuthenticatedUser: Sendable, Equatable {
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: Self.roles(realm: claims.realmAccess, clients: claims.resourceAccess),
             scopes: claims.scopes, sessionID: claims.sid,
-            carriesIdentity: carriesIdentity)
+            carriesIdentity: carriesIdentity, issuer: claims.iss, issuedAt: claims.iat.map { Int64($0) })
     }
 
     /// The log context for a token without identity claims: what it is and what to do.

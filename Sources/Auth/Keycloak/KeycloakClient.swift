@@ -90,6 +90,22 @@ public final class KeycloakClient {
         return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
     }
 
+    /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier (RFC 7636 §4.5):
+    /// the browser sign-in's code for a token set with an ID token. A used, expired or
+    /// unknown code, or a verifier that does not match, is Keycloak's `invalid_grant`:
+    /// `invalidCredentials` here.
+    public func authorizationCodeGrant(code: String, redirectURI: String, codeVerifier: String) throws(AuthError) -> TokenSet {
+        let metadata = try provider.metadata()
+        let response = try send(
+            formPost(
+                metadata.tokenEndpoint,
+                [
+                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
+                    ("code_verifier", codeVerifier),
+                ], endpoint: "token"))
+        return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
+    }
+
     /// The refresh token grant (RFC 6749 §6): a new token set for a live session.
     /// `invalidRefreshToken` when the token is expired, revoked or its session ended.
     public func refreshGrant(refreshToken: String) throws(AuthError) -> TokenSet {

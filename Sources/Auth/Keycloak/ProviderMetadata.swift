@@ -2,6 +2,8 @@
 public struct ProviderMetadata: Decodable, Sendable, Equatable {
     public let issuer: String
     public let tokenEndpoint: String
+    /// Where browsers sign in (the authorization code flow); absent from a provider without it.
+    public let authorizationEndpoint: String?
     public let jwksURI: String
     public let userinfoEndpoint: String?
     public let introspectionEndpoint: String?
@@ -11,6 +13,7 @@ public struct ProviderMetadata: Decodable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case issuer
         case tokenEndpoint = "token_endpoint"
+        case authorizationEndpoint = "authorization_endpoint"
         case jwksURI = "jwks_uri"
         case userinfoEndpoint = "userinfo_endpoint"
         case introspectionEndpoint = "introspection_endpoint"

@@ -6,8 +6,11 @@ public struct TokenSet: Decodable, Sendable, Equatable {
     public let refreshToken: String?
     public let refreshExpiresIn: Int?
     public let scope: String?
+    /// The ID token (OIDC Core §3.1.3.3) when the request's scope had `openid`.
+    public let idToken: String?
 
     enum CodingKeys: String, CodingKey {
+        case idToken = "id_token"
         case accessToken = "access_token"
         case tokenType = "token_type"
         case expiresIn = "expires_in"

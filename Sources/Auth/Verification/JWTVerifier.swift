@@ -29,6 +29,26 @@ public struct JWTVerifier: Sendable {
         allowedAlgorithms: Set<SignatureAlgorithm>,
         key: (String) throws(AuthError) -> JSONWebKeySet.SigningKey
     ) throws(AuthError) -> AccessTokenClaims {
+        let jws = try verifiedJWS(token, allowedAlgorithms: allowedAlgorithms, key: key)
+        let claims = try jws.decodePayload(as: AccessTokenClaims.self)
+        try check(claims, now: now, issuer: expectedIssuer)
+        // RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively
+        // (RFC 7515 §4.1.9: media types are case-insensitive).
+        if policy.requiresAccessTokenHeaderType {
+            let type = jws.header.typ?.lowercased() ?? ""
+            guard type == "at+jwt" || type == "application/at+jwt" else {
+                throw AuthError(.wrongTokenType, "JOSE header typ \(jws.header.typ?.prefix(32) ?? "absent"), not at+jwt")
+            }
+        }
+        return claims
+    }
+
+    /// The signature half of the checks, shared by every kind of token the provider signs
+    /// (access, ID and logout tokens): size → parse → algorithm allow-list → `crit` → key by
+    /// `kid` → signature. The payload is still encoded in what it returns.
+    func verifiedJWS(
+        _ token: String, allowedAlgorithms: Set<SignatureAlgorithm>, key: (String) throws(AuthError) -> JSONWebKeySet.SigningKey
+    ) throws(AuthError) -> CompactJWS {
         let bytes = Array(token.utf8)
         guard bytes.count <= policy.maximumTokenBytes else {
             throw AuthError(.tokenTooLarge, "\(bytes.count) bytes")
@@ -59,17 +79,7 @@ public struct JWTVerifier: Sendable {
             throw AuthError(.signatureInvalid, "kid \(kid)")
         }
 
-        let claims = try jws.decodePayload(as: AccessTokenClaims.self)
-        try check(claims, now: now, issuer: expectedIssuer)
-        // RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively
-        // (RFC 7515 §4.1.9: media types are case-insensitive).
-        if policy.requiresAccessTokenHeaderType {
-            let type = jws.header.typ?.lowercased() ?? ""
-            guard type == "at+jwt" || type == "application/at+jwt" else {
-                throw AuthError(.wrongTokenType, "JOSE header typ \(jws.header.typ?.prefix(32) ?? "absent"), not at+jwt")
-            }
-        }
-        return claims
+        return jws
     }
 
     /// The claim checks that follow a valid signature, in order (also applied to what an

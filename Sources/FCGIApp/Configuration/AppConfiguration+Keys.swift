@@ -1,4 +1,5 @@
 import Auth
+import FoundationEssentials
 import Logging
 
 extension AppConfiguration {
@@ -191,6 +192,131 @@ extension AppConfiguration {
                 "MALLOC_ARENA_MAX", default: 4, range: 1...64, \.mallocArenas,
                 #"glibc's malloc arenas: each keeps its own free memory, and glibc would give up to 8 × cores to the worker threads (docs/design.md, "Memory")"#
             ),
+            ConfigurationKey(
+                name: "SESSION_KEYS_FILE", defaultText: "—",
+                meaning:
+                    #"turns on browser sign-in (`/oauth2/*`, session cookies at `/auth`): a file of AES-256 keys, one per line (32 bytes as base64 or 64 hex digits; `openssl rand -base64 32`); the first seals, all open, so a new key goes first and an old one is removed once its cookies have expired. Needs `OIDC_REDIRECT_URI`"#,
+                read: { reader, configuration in Self.readBrowserSignIn(&reader, &configuration) },
+                show: { $0.browserSignIn == nil ? "(browser sign-in off)" : "(set)" }),
+            ConfigurationKey(
+                name: "OIDC_REDIRECT_URI", defaultText: "—",
+                meaning:
+                    #"the sign-in callback as browsers reach it, e.g. `https://app.example.com/oauth2/callback`; must be one of the client's Valid Redirect URIs in Keycloak"#,
+                read: { _, _ in },  // read with SESSION_KEYS_FILE
+                show: { $0.browserSignIn?.redirectURI  ?? "(browser sign-in off)" }),
+            ConfigurationKey(
+                name: "OIDC_POST_LOGOUT_REDIRECT_URI", defaultText: "the redirect URI's origin + `/`",
+                meaning: #"where Keycloak sends the browser after sign-out; must be one of the client's Valid post logout redirect URIs"#,
+                read: { _, _ in }, show: { $0.browserSignIn?.postLogoutRedirectURI  ?? "(browser sign-in off)" }),
+            ConfigurationKey(
+                name: "OIDC_SCOPE", defaultText: "`openid`",
+                meaning: #"scopes the sign-in asks for (`openid` is always included)"#,
+                read: { _, _ in }, show: { $0.browserSignIn?.scope  ?? "(browser sign-in off)" }),
+            ConfigurationKey(
+                name: "SIGNIN_ALLOWED_REDIRECT_ORIGINS", defaultText: "—",
+                meaning:
+                    #"origins (`https://host[:port]`) that `/oauth2/start?rd=` may send the browser back to besides this site's own paths"#,
+                read: { _, _ in }, show: { $0.browserSignIn?.allowedRedirectOrigins.joined(separator: ",")  ?? "(browser sign-in off)" }),
+            ConfigurationKey(
+                name: "SESSION_COOKIE_NAME", defaultText: "`__Host-keycloak-fcgi`",
+                meaning:
+                    #"the session cookie (chunks add `_0`, `_1`, …); must start with `__Host-` (Secure, Path=/, no Domain: only this host reads it)"#,
+                read: { _, _ in }, show: { $0.browserSignIn?.cookieName  ?? "(browser sign-in off)" }),
+            ConfigurationKey(
+                name: "REVOCATION_STORE", defaultText: "memory",
+                meaning:
+                    #"where back-channel logouts are shared: `redis://[:password@]host[:port][/db]` (every replica subscribes; docs/revocation.md), or unset for this process only"#,
+                read: { reader, configuration in
+                    guard let url = reader.optional("REVOCATION_STORE"), url != "memory" else { return }
+                    let lower = url.lowercased()
+                    guard lower.hasPrefix("redis://") || lower.hasPrefix("unix://") || lower.hasPrefix("redis+unix://") else {
+                        reader.problem("REVOCATION_STORE", "must be a redis:// or unix:// URL, or unset")
+                        return
+                    }
+                    configuration.revocationStoreURL = Secret(url)
+                },
+                show: { $0.revocationStoreURL.map { Self.redactedURL($0.value) } ?? "memory" }),
+            .integer(
+                "REVOCATION_TTL_SECONDS", default: 3600, range: 60...(30 * 86400), \.revocationTTLSeconds,
+                #"how long a back-channel logout keeps refusing its session or subject: at least the longest access-token lifetime of the realm"#
+            ),
         ]
+    }
+}
+
+extension AppConfiguration {
+    /// `SESSION_KEYS_FILE` and the keys that only matter with it.
+    static func readBrowserSignIn(_ reader: inout ConfigurationReader, _ configuration: inout AppConfiguration) {
+        guard let path = reader.optional("SESSION_KEYS_FILE") else {
+            for key in ["OIDC_REDIRECT_URI", "OIDC_POST_LOGOUT_REDIRECT_URI", "SIGNIN_ALLOWED_REDIRECT_ORIGINS"]
+            where reader.optional(key) != nil {
+                reader.problem(key, "needs SESSION_KEYS_FILE (browser sign-in is off without it)")
+            }
+            return
+        }
+        var keyring: SessionKeyring?
+        if let text = reader.readFile(path) {
+            switch SessionKeyring.parseKeyFile(text) {
+            case .success(let keys): keyring = try? SessionKeyring(keys: keys)
+            case .failure(let error):
+                reader.problem(
+                    "SESSION_KEYS_FILE",
+                    error.line == 0 ? "\(path) holds no key" : "\(path) line \(error.line) is not a 32-byte key (base64 or 64 hex digits)")
+            }
+        } else {
+            reader.problem("SESSION_KEYS_FILE", "cannot read \(path)")
+        }
+        guard let redirect = reader.required("OIDC_REDIRECT_URI") else { return }
+        guard let redirectURI = reader.httpURL(redirect, key: "OIDC_REDIRECT_URI"), let origin = Self.origin(of: redirectURI) else {
+            return
+        }
+        if !redirectURI.lowercased().hasPrefix("https://") {
+            reader.problem("OIDC_REDIRECT_URI", "must be https:// (the session cookie is Secure)")
+        }
+        let postLogout = reader.optional("OIDC_POST_LOGOUT_REDIRECT_URI").flatMap {
+            reader.httpURL($0, key: "OIDC_POST_LOGOUT_REDIRECT_URI")
+        }
+        var origins: [String] = []
+        for entry in reader.list("SIGNIN_ALLOWED_REDIRECT_ORIGINS") {
+            guard let url = reader.httpURL(entry, key: "SIGNIN_ALLOWED_REDIRECT_ORIGINS"), let entryOrigin = Self.origin(of: url),
+                entryOrigin == url
+            else {
+                reader.problem("SIGNIN_ALLOWED_REDIRECT_ORIGINS", "\(entry.prefix(100)) is not an origin (scheme://host[:port], no path)")
+                continue
+            }
+            origins.append(entryOrigin.lowercased())
+        }
+        var scopes = reader.list("OIDC_SCOPE")
+        if !scopes.contains("openid") { scopes.insert("openid", at: 0) }
+        let cookieName = reader.optional("SESSION_COOKIE_NAME") ?? "__Host-keycloak-fcgi"
+        if !cookieName.hasPrefix("__Host-") || !cookieName.utf8.allSatisfy(Self.isCookieNameByte) || cookieName.utf8.count > 64 {
+            reader.problem("SESSION_COOKIE_NAME", "must start with __Host- and hold only letters, digits, - and _ (at most 64)")
+        }
+        guard let keyring else { return }
+        configuration.browserSignIn = BrowserSignInSettings(
+            keyring: keyring, redirectURI: redirectURI, postLogoutRedirectURI: postLogout ?? origin + "/",
+            scope: scopes.joined(separator: " "), allowedRedirectOrigins: origins, cookieName: cookieName)
+    }
+
+    /// `scheme://host[:port]` of an http(s) URL, lower-cased scheme and host.
+    static func origin(of url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host
+        else { return nil }
+        let port = components.port.map { ":\($0)" } ?? ""
+        let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "\(scheme)://\(bracketed.lowercased())\(port)"
+    }
+
+    static func isCookieNameByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+    }
+
+    /// A store URL with its password replaced, for `--check-config`.
+    static func redactedURL(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else { return url }
+        let schemeEnd = url.index(colon, offsetBy: 3)
+        guard schemeEnd < at else { return url }
+        return String(url[..<schemeEnd]) + "***" + String(url[at...])
     }
 }

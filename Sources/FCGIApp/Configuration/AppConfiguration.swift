@@ -50,6 +50,11 @@ package struct AppConfiguration: Sendable {
     var logLevel = Logger.Level.info
     var logFormat = LogFormat.text
     var mallocArenas = 4
+    /// Browser sign-in (`SESSION_KEYS_FILE` and the `OIDC_*` keys); nil: off.
+    var browserSignIn: BrowserSignInSettings?
+    /// `REVOCATION_STORE`; nil: in memory, this process only.
+    var revocationStoreURL: Secret?
+    var revocationTTLSeconds = 3600
 
     /// Builds and validates the configuration from `environment` and `dotEnv` (the environment
     /// wins), reading every key of `keys` in order. `readFile` reads the files keys name
@@ -104,6 +109,19 @@ package struct AppConfiguration: Sendable {
     static var markdownTable: String {
         (["| Key | Default | Meaning |", "|---|---|---|"] + keys.map(\.markdownRow)).joined(separator: "\n")
     }
+}
+
+/// Browser sign-in: the authorization code flow with PKCE and the sealed session cookie.
+struct BrowserSignInSettings: Sendable {
+    var keyring: SessionKeyring
+    /// `OIDC_REDIRECT_URI`: the callback as the browser reaches it.
+    var redirectURI: String
+    var postLogoutRedirectURI: String
+    /// Space-separated, `openid` first.
+    var scope: String
+    /// Lower-cased origins `rd` may name besides this site's paths.
+    var allowedRedirectOrigins: [String]
+    var cookieName: String
 }
 
 /// What systemd passes with socket activation (sd_listen_fds(3)): `LISTEN_PID`, the process the

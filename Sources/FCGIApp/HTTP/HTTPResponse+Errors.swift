@@ -33,7 +33,7 @@ extension HTTPResponse {
             return .detail("Not authenticated", status: .unauthorized, headers: [("WWW-Authenticate", "Bearer")])
         case .malformedToken, .tokenTooLarge, .unsupportedAlgorithm, .unknownKeyID, .signatureInvalid,
             .tokenExpired, .tokenNotYetValid, .issuerMismatch, .audienceMismatch, .wrongTokenType,
-            .missingClaim, .tokenRejectedByProvider:
+            .missingClaim, .tokenRejectedByProvider, .sessionRevoked, .nonceMismatch:
             return .detail(
                 "Could not validate credentials", status: .unauthorized,
                 headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])

@@ -35,7 +35,7 @@ struct LogoutHandler: RequestHandler {
         let bearerSession: String?
         do {
             bearerSession = try authenticator.authenticate(token, using: context.client, now: context.now).sessionID
-        } catch  where error.code == .tokenRejectedByProvider {
+        } catch  where error.code == .tokenRejectedByProvider || error.code == .sessionRevoked {
             // Its session may have ended already (a repeated logout): only the same session passes.
             let claimed = UnverifiedJWS.claims(of: token)?.sid
             guard let claimed, claimed == refreshSession else { throw error }

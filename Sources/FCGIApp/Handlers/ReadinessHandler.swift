@@ -11,9 +11,22 @@ struct ReadinessHandler: RequestHandler {
     let provider: IdentityProvider
     var extraIssuers: [IdentityProvider] = []
     let needsKeys: Bool
+    /// Reported, but never decides readiness: with the shared store down every replica still
+    /// refuses what it already knows and what it receives itself (docs/revocation.md), and
+    /// taking every replica out of service would stop all requests.
+    var revocations: (any RevocationStore)?
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
-        let (ready, checks) = state(of: provider)
+        var (ready, checks) = state(of: provider)
+        // Memory (one instance) has nothing to report: the shared store's state only.
+        if let revocations, revocations.status != .memory {
+            switch revocations.status {
+            case .memory: break
+            case .connected: checks.append(("revocation_store", "ok"))
+            case .disconnected(let since, _): checks.append(("revocation_store", .string("disconnected since \(since)")))
+            }
+            checks.append(("revocations", .integer(revocations.list.count)))
+        }
         var body: [(String, JSONValue)] = [("status", ready ? "ready" : "not_ready"), ("checks", .object(checks))]
         if !extraIssuers.isEmpty {
             body.append(

@@ -29,12 +29,16 @@ class GateStack(Stack):
     def __init__(self, workdir: Path, tls_dir: Path, *, upstream_address: str, gate_extra: str = "", **options):
         super().__init__(workdir, tls_dir, **options)
         self.gate_port = free_port()
+        self.gate_tls_port = free_port()
         self.upstream_address = upstream_address
         self.gate_extra = gate_extra
 
     def gate_config(self) -> str:
         return render(GATE_TEMPLATE.read_text(), {
             "GATE_LISTEN": f"127.0.0.1:{self.gate_port}",
+            "GATE_TLS_LISTEN": f"127.0.0.1:{self.gate_tls_port}",
+            "TLS_CERTIFICATE": str(self.tls_dir / "localhost.crt"),
+            "TLS_CERTIFICATE_KEY": str(self.tls_dir / "localhost.key"),
             "FCGI_UPSTREAM_NAME": "keycloak_fcgi",
             "SAMPLE_UPSTREAM": self.upstream_address,
         }) + self.gate_extra
@@ -59,6 +63,10 @@ class GateStack(Stack):
 
     def gate_url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.gate_port}{path}"
+
+    def gate_tls_url(self, path: str) -> str:
+        """The gate's TLS listener as browsers reach it (the certificate is for localhost)."""
+        return f"https://localhost:{self.gate_tls_port}{path}"
 
     def gate(self, path: str, token: str | None = None, method: str = "GET", **kwargs):
         """A request to the gate; `token` becomes `Authorization: Bearer <token>`."""
