@@ -13,7 +13,8 @@ struct HTTPResponseErrorsTests {
         .malformedToken: invalidToken, .tokenTooLarge: invalidToken, .unsupportedAlgorithm: invalidToken,
         .unknownKeyID: invalidToken, .signatureInvalid: invalidToken, .tokenExpired: invalidToken,
         .tokenNotYetValid: invalidToken, .issuerMismatch: invalidToken, .audienceMismatch: invalidToken,
-        .wrongTokenType: invalidToken, .missingClaim: invalidToken, .tokenRejectedByProvider: invalidToken, .sessionRevoked: invalidToken, .nonceMismatch: invalidToken,
+        .wrongTokenType: invalidToken, .missingClaim: invalidToken, .tokenRejectedByProvider: invalidToken, .sessionRevoked: invalidToken,
+        .nonceMismatch: invalidToken,
         .noIdentityClaims: (
             401, #"{"detail":"Could not validate credentials"}"#,
             #"Bearer error="invalid_token", error_description="The access token carries no identity claims (a lightweight access token)""#

@@ -203,25 +203,25 @@ extension AppConfiguration {
                 meaning:
                     #"the sign-in callback as browsers reach it, e.g. `https://app.example.com/oauth2/callback`; must be one of the client's Valid Redirect URIs in Keycloak"#,
                 read: { _, _ in },  // read with SESSION_KEYS_FILE
-                show: { $0.browserSignIn?.redirectURI  ?? "(browser sign-in off)" }),
+                show: { $0.browserSignIn?.redirectURI ?? "(browser sign-in off)" }),
             ConfigurationKey(
                 name: "OIDC_POST_LOGOUT_REDIRECT_URI", defaultText: "the redirect URI's origin + `/`",
                 meaning: #"where Keycloak sends the browser after sign-out; must be one of the client's Valid post logout redirect URIs"#,
-                read: { _, _ in }, show: { $0.browserSignIn?.postLogoutRedirectURI  ?? "(browser sign-in off)" }),
+                read: { _, _ in }, show: { $0.browserSignIn?.postLogoutRedirectURI ?? "(browser sign-in off)" }),
             ConfigurationKey(
                 name: "OIDC_SCOPE", defaultText: "`openid`",
                 meaning: #"scopes the sign-in asks for (`openid` is always included)"#,
-                read: { _, _ in }, show: { $0.browserSignIn?.scope  ?? "(browser sign-in off)" }),
+                read: { _, _ in }, show: { $0.browserSignIn?.scope ?? "(browser sign-in off)" }),
             ConfigurationKey(
                 name: "SIGNIN_ALLOWED_REDIRECT_ORIGINS", defaultText: "—",
                 meaning:
                     #"origins (`https://host[:port]`) that `/oauth2/start?rd=` may send the browser back to besides this site's own paths"#,
-                read: { _, _ in }, show: { $0.browserSignIn?.allowedRedirectOrigins.joined(separator: ",")  ?? "(browser sign-in off)" }),
+                read: { _, _ in }, show: { $0.browserSignIn?.allowedRedirectOrigins.joined(separator: ",") ?? "(browser sign-in off)" }),
             ConfigurationKey(
                 name: "SESSION_COOKIE_NAME", defaultText: "`__Host-keycloak-fcgi`",
                 meaning:
                     #"the session cookie (chunks add `_0`, `_1`, …); must start with `__Host-` (Secure, Path=/, no Domain: only this host reads it)"#,
-                read: { _, _ in }, show: { $0.browserSignIn?.cookieName  ?? "(browser sign-in off)" }),
+                read: { _, _ in }, show: { $0.browserSignIn?.cookieName ?? "(browser sign-in off)" }),
             ConfigurationKey(
                 name: "REVOCATION_STORE", defaultText: "memory",
                 meaning:
