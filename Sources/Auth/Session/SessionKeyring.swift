@@ -38,6 +38,8 @@ public struct SessionKeyring: Sendable {
     /// A key file line that is not a 32-byte key (line 0: the file has no key).
     public struct KeyFileError: Error, Sendable, Equatable {
         public let line: Int
+
+        public init(line: Int) { self.line = line }
     }
 
     static func decodeKey(_ text: String) -> [UInt8]? {
