@@ -61,9 +61,9 @@ ensure_dependencies() {
     # docker-compose (validates the Compose file without an engine), libfcgi-bin (cgi-fcgi, the
     # image's health check), gettext-base (envsubst, as in the nginx image), systemd
     # (systemd-analyze verify for the units), wrk (load in the keep-alive test and the
-    # benchmarks), redis-server (the revocation store's tests start a real one).
+    # benchmarks), redis-server (the revocation store's tests start a real one), jq (the nginx image's docs rendering, replayed by a test).
     ensure_packages nginx libfcgi-dev libcurl4-openssl-dev libhiredis-dev pkg-config openssl curl ca-certificates \
-        docker-compose libfcgi-bin gettext-base systemd wrk redis-server
+        docker-compose libfcgi-bin gettext-base systemd wrk redis-server jq
     ensure_python_packages
     ensure_swagger_ui
 }
