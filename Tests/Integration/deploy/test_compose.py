@@ -1,6 +1,7 @@
 """The Docker deployment's Compose file, through Debian's docker-compose (`config`): services,
-secrets, the Keycloak entrypoint wrapper and health check (run against stand-ins), and the
-realm file against the facts of Keycloak's import.
+secrets, the Keycloak entrypoint wrapper and health check (run against stand-ins), the realm
+file against the facts of Keycloak's import, the app's settings against the binary's own
+`--check-config`, and the Redis service's command and health check run by a local redis-server.
 
 No image is built and no container runs here (the machines have only a Docker client): every
 piece that can be exercised on its own is. The tools and `docker-compose config` are
@@ -9,18 +10,24 @@ deploy/conftest.py's fixtures; reading the files is harness/deploy_files.py.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import os
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from harness import REPO_ROOT as REPO
-from harness.deploy_files import CLIENT_SECRET_PATH, REALM_FILE, compose_config
+from harness.deploy_files import (CLIENT_SECRET_PATH, NGINX_DOCKERFILE, REALM_FILE, TEMPLATE, compose_config,
+                                  dockerfile_env, tool)
+from harness.stack import binary_path, free_port
+
+SESSION_KEYS_PATH = "/run/secrets/session_keys"
 
 
 def test_compose_file_is_valid(docker_compose, tmp_path):
@@ -30,7 +37,7 @@ def test_compose_file_is_valid(docker_compose, tmp_path):
 
 def test_compose_services(config):
     services = config["services"]
-    assert set(services) == {"keycloak", "app", "nginx"}
+    assert set(services) == {"keycloak", "app", "nginx", "redis"}
 
     app = services["app"]
     assert "container_name" not in app, "a container_name makes `--scale app=3` impossible"
@@ -46,6 +53,12 @@ def test_compose_services(config):
     assert environment["KEYCLOAK_CLIENT_SECRET_FILE"] == CLIENT_SECRET_PATH
     assert "KEYCLOAK_CLIENT_SECRET" not in environment, "the secret travels as a file only"
     assert environment["LOG_FORMAT"] == "json"
+    # Revocations shared by every replica (`--scale app=N`), browser sign-in with the session
+    # keys from a secret; the app waits for a healthy Redis.
+    assert environment["REVOCATION_STORE"] == "redis://redis:6379"
+    assert environment["SESSION_KEYS_FILE"] == SESSION_KEYS_PATH
+    assert environment["OIDC_REDIRECT_URI"] == "https://localhost:8443/oauth2/callback"
+    assert app["depends_on"]["redis"]["condition"] == "service_healthy"
 
     nginx = services["nginx"]
     assert nginx["build"]["dockerfile"] == "deploy/nginx/Dockerfile"
@@ -80,10 +93,10 @@ def test_compose_secret_reaches_app_and_keycloak(config):
     secret_file = Path(secret["file"])
     assert secret_file == REPO / "deploy" / "dev-secrets" / "keycloak_client_secret"
     assert secret_file.read_text().strip(), "the development secret file is empty"
-    for name in ("app", "keycloak"):
+    for name, expected in (("app", ["keycloak_client_secret", "session_keys"]), ("keycloak", ["keycloak_client_secret"])):
         sources = [entry["source"] if isinstance(entry, dict) else entry
                    for entry in config["services"][name]["secrets"]]
-        assert sources == ["keycloak_client_secret"], name
+        assert sources == expected, name
     # Keycloak's realm import reads the same value from KEYCLOAK_CLIENT_SECRET: the entrypoint
     # wrapper loads it from the secret file and runs kc.sh with `command`.
     script = config["services"]["keycloak"]["entrypoint"][2].replace("$$", "$")
@@ -96,9 +109,157 @@ def test_compose_secret_reaches_app_and_keycloak(config):
 def test_compose_secret_file_can_be_replaced(docker_compose, yaml_module, tmp_path):
     own = tmp_path / "client_secret"
     own.write_text("0123abcd\n")
-    result = compose_config(docker_compose, tmp_path, {"KEYCLOAK_FCGI_CLIENT_SECRET_FILE": str(own)})
+    keys = tmp_path / "session_keys"
+    keys.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+    result = compose_config(docker_compose, tmp_path, {"KEYCLOAK_FCGI_CLIENT_SECRET_FILE": str(own),
+                                                       "KEYCLOAK_FCGI_SESSION_KEYS_FILE": str(keys)})
     assert result.returncode == 0, result.stderr
-    assert yaml_module.safe_load(result.stdout)["secrets"]["keycloak_client_secret"]["file"] == str(own)
+    secrets = yaml_module.safe_load(result.stdout)["secrets"]
+    assert secrets["keycloak_client_secret"]["file"] == str(own)
+    assert secrets["session_keys"]["file"] == str(keys)
+
+
+def test_compose_session_keys_secret(config):
+    """The development key file: one AES-256 key (base64 of 32 bytes, as SESSION_KEYS_FILE
+    wants), said to be public in dev-secrets/README.md, and kept out of the images' build
+    context like every other default secret file."""
+    secret_file = Path(config["secrets"]["session_keys"]["file"])
+    assert secret_file == REPO / "deploy" / "dev-secrets" / "session_keys"
+    lines = [line for line in secret_file.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and len(base64.b64decode(lines[0], validate=True)) == 32, lines
+    assert secret_file.stat().st_mode & 0o004, "a file secret keeps the host's mode: the app (uid 10001) must read it"
+    readme = (REPO / "deploy" / "dev-secrets" / "README.md").read_text()
+    assert "session_keys" in readme and "replace" in readme.lower()
+    dockerignore = (REPO / ".dockerignore").read_text().splitlines()
+    for name, secret in config["secrets"].items():
+        relative = Path(secret["file"]).relative_to(REPO)
+        assert any(str(relative).startswith(line.strip().rstrip("/") + "/") for line in dockerignore
+                   if line.strip() and not line.startswith("#")), f"{relative} ({name}) is in the build context"
+
+
+def test_compose_app_settings_are_a_valid_configuration(config, tmp_path):
+    """The app's environment from the Compose file, with its secrets at the default files, is
+    accepted by the binary itself (`--check-config`): browser sign-in on, the Redis store set."""
+    environment = dict(config["services"]["app"]["environment"])
+    files = {f"/run/secrets/{name}": secret["file"] for name, secret in config["secrets"].items()}
+    environment = {key: files.get(value, value) for key, value in environment.items()}
+    assert environment["SESSION_KEYS_FILE"] == str(REPO / "deploy" / "dev-secrets" / "session_keys")
+    result = subprocess.run([str(binary_path()), "--env-file", "/dev/null", "--check-config"],
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **environment}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert shown["SESSION_KEYS_FILE"] == "(set)", result.stdout
+    assert shown["OIDC_REDIRECT_URI"] == "https://localhost:8443/oauth2/callback"
+    assert shown["REVOCATION_STORE"] == "redis://redis:6379"
+    assert shown["AUTH_VERIFY"] == "jwks"
+    # The realm lets Keycloak send the browser back there, and sign-out back to the default
+    # post-logout URI (the redirect URI's origin + "/").
+    realm = json.loads(REALM_FILE.read_text())
+    client = {c["clientId"]: c for c in realm["clients"]}["fastapi-keycloak"]
+    assert shown["OIDC_REDIRECT_URI"] in client["redirectUris"]
+    post_logout = client["attributes"]["post.logout.redirect.uris"].split("##")
+    assert any(shown["OIDC_POST_LOGOUT_REDIRECT_URI"] == uri or
+               (uri.endswith("*") and shown["OIDC_POST_LOGOUT_REDIRECT_URI"].startswith(uri[:-1])) for uri in post_logout)
+
+
+def test_realm_backchannel_logout_url_reaches_nginx_internal_listener(config):
+    """Keycloak posts logout tokens to the realm's back-channel URL: by default the `nginx`
+    service on the port of its internal listener (the nginx image's INTERNAL_LISTEN, not
+    published), whose server passes /oauth2/backchannel-logout to the app replicas."""
+    realm = json.loads(REALM_FILE.read_text())
+    client = {c["clientId"]: c for c in realm["clients"]}["fastapi-keycloak"]
+    value = client["attributes"]["backchannel.logout.url"]
+    match = re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*:(.+)\}", value)
+    url = match.group(1) if match else value
+    internal_port = dockerfile_env(NGINX_DOCKERFILE)["INTERNAL_LISTEN"].rsplit(":", 1)[-1]
+    assert url == f"http://nginx:{internal_port}/oauth2/backchannel-logout", url
+    assert "nginx" in config["services"]
+    published = {int(port["target"]) for port in config["services"]["nginx"]["ports"]}
+    assert int(internal_port) not in published
+    template = TEMPLATE.read_text()
+    internal_server = template[template.index("listen ${INTERNAL_LISTEN};"):]
+    assert "location = /oauth2/backchannel-logout {" in internal_server
+    block = internal_server[internal_server.index("location = /oauth2/backchannel-logout {"):]
+    assert "fastcgi_pass keycloak_fcgi;" in block[:block.index("}")]
+
+
+# ---- Redis ----------------------------------------------------------------------------------------
+
+def test_compose_redis_service(config):
+    redis = config["services"]["redis"]
+    assert re.fullmatch(r"redis:7(\.\d+)*-alpine", redis["image"]), redis["image"]
+    assert not redis.get("ports"), "Redis has no password here: it must stay on the compose network"
+    assert "container_name" not in redis
+    assert redis.get("restart") in {"unless-stopped", "always"}
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options == {"--appendonly": "yes", "--appendfsync": "everysec", "--save": "", "--protected-mode": "no"}
+    test = redis["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL" and "redis-cli ping" in test[1], test
+    # The host name in REVOCATION_STORE is this service.
+    assert config["services"]["app"]["environment"]["REVOCATION_STORE"].startswith("redis://redis:")
+
+
+def _redis_health(test: list[str], port: int) -> bool:
+    script = test[1].replace("redis-cli", f"redis-cli -h 127.0.0.1 -p {port}")
+    return subprocess.run(["sh", "-c", script], capture_output=True, timeout=10).returncode == 0
+
+
+def test_compose_redis_command_and_healthcheck_against_a_local_redis(config, tmp_path):
+    """The service's command run by the local redis-server 7 (the image's /data becomes a
+    temporary directory, the port a free one): it starts, its append-only file brings a key
+    back after a SIGKILL and restart, and the health check passes only when Redis answers PONG
+    (not when nothing listens, not on an error reply such as NOAUTH)."""
+    redis_server, redis_cli = tool("redis-server", "redis-server"), tool("redis-cli", "redis-tools")
+    service = config["services"]["redis"]
+    test = service["healthcheck"]["test"]
+    port = free_port()
+    assert not _redis_health(test, port), "healthy with nothing listening"
+
+    def start(*extra: str) -> subprocess.Popen:
+        process = subprocess.Popen([redis_server, *service["command"][1:], "--port", str(port), "--bind", "127.0.0.1",
+                                    "--dir", str(tmp_path), *extra],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _redis_health(test, port):
+            assert process.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "the health check never passed"
+            time.sleep(0.05)
+        return process
+
+    def cli(*args: str) -> str:
+        return subprocess.run([redis_cli, "-h", "127.0.0.1", "-p", str(port), *args],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+
+    process = start()
+    try:
+        assert cli("CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+        assert cli("CONFIG", "GET", "save") == "save", "RDB snapshots are on"  # value empty
+        cli("SET", "keycloak-fcgi:revoked:probe", "v1", "EX", "600")
+        time.sleep(1.5)  # appendfsync everysec
+        process.kill()
+        process.wait(10)
+        assert not _redis_health(test, port)
+        process = start()
+        assert cli("GET", "keycloak-fcgi:revoked:probe") == "v1", "the append-only file did not bring the key back"
+        assert 0 < int(cli("TTL", "keycloak-fcgi:revoked:probe")) <= 600
+    finally:
+        process.kill()
+        process.wait(10)
+    # An error reply (here NOAUTH) exits redis-cli with 0: the check must not count it healthy.
+    process = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--requirepass", "probe-password-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while "NOAUTH" not in cli("PING"):
+            assert time.monotonic() < deadline, "the password-protected redis-server did not answer"
+            time.sleep(0.05)
+        assert not _redis_health(test, port), "an error reply counted as healthy"
+    finally:
+        process.kill()
+        process.wait(10)
 
 
 def test_keycloak_entrypoint_exports_the_secret_and_runs_the_command(config, tmp_path):
