@@ -63,7 +63,10 @@ struct BrowserSignIn: Sendable {
     func authenticate(
         cookies: [(name: Substring, value: Substring)], context: RequestContext
     ) throws(HandlerError) -> Result<(user: AuthenticatedUser, setCookies: [String]), Refusal>? {
-        guard let sealed = jar.sealedValue(in: cookies) else { return nil }
+        guard let sealed = jar.sealedValue(in: cookies) else {
+            // Chunks without their first (`_1` but no `_0`): a broken session, to be deleted.
+            return jar.isPresent(in: cookies) ? .failure(.unreadable) : nil
+        }
         guard let session = BrowserSession.open(sealed, with: settings.keyring) else { return .failure(.unreadable) }
         do { try authenticator.check(session.user, now: context.now) } catch { return .failure(.revoked) }
         let now = Int64(context.now.timeIntervalSince1970)

@@ -177,12 +177,6 @@ def test_a_page_load_renews_too(stack, browser):
     session_set_cookie(answer)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: the renewal's /auth answer (X-Auth-Set-Cookie-0 with the whole session cookie "
-    "plus X-Auth-Roles and the other identity headers) exceeds nginx's default "
-    "fastcgi_buffer_size (4k) in the example gate's /_keycloak_auth: nginx logs 'upstream sent "
-    "too big header', auth_request turns it into 500 and the gate answers 503 on every request "
-    "once the access token has expired, for a user whose session signs in fine"))
 def test_a_user_with_a_few_more_roles_is_renewed_too(stack):
     browser = GateBrowser(stack, SECRETS)
     browser.sign_in(*SOME_ROLES)
@@ -229,11 +223,6 @@ def test_a_dead_refresh_token_ends_the_session_at_the_gate(stack, browser):
     assert stack.upstream.hits == hits
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: /oauth2/start accepts an rd of up to 2048 characters, but the callback's answer "
-    "(Location: rd, the sign-in cookie's deletion and the ~3.2 KB session cookie) exceeds nginx's "
-    "default fastcgi_buffer_size (4k) once rd is longer than about 550 characters: nginx "
-    "answers 502 ('upstream sent too big header') and the user is not signed in"))
 def test_a_long_return_path_survives_the_sign_in(stack):
     browser = GateBrowser(stack, SECRETS)
     target = "/api/report?" + "&".join(f"filter{index}=value{index}" for index in range(60))
@@ -370,11 +359,6 @@ def test_sign_out_with_the_csrf_value_ends_the_session(stack, browser):
     assert_api_refused(browser.api("/api/orders"), [])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: the example gate's `location /oauth2/` passes the responder's own X-Request-ID "
-    "and the server-level `add_header X-Request-ID` adds nginx's: two X-Request-ID headers "
-    "(the proxied locations hide the upstream's with proxy_hide_header; this FastCGI location "
-    "has no fastcgi_hide_header X-Request-ID)"))
 @pytest.mark.parametrize("path", ["/oauth2/start", "/oauth2/sign_out", "/oauth2/callback"])
 def test_oauth2_answers_carry_one_request_id(stack, path):
     answer = GateBrowser(stack, SECRETS).gate(path, accept="text/html")

@@ -217,22 +217,8 @@ def test_a_missing_last_chunk_is_refused(stack, chunked):
     refused_both_ways(stack, {f"{SESSION_COOKIE}_0": chunked[f"{SESSION_COOKIE}_0"]})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: without `<name>_0` the responder does not see a session at all "
-    "(SessionCookieJar.sealedValue stops at the first missing index), so the stale `_1` is "
-    "answered like no cookie: 401/302 without the Set-Cookie that deletes it"))
 def test_a_missing_first_chunk_is_refused_and_the_rest_deleted(stack, chunked):
     refused_both_ways(stack, {f"{SESSION_COOKIE}_1": chunked[f"{SESSION_COOKIE}_1"]})
-
-
-def test_a_missing_first_chunk_never_reaches_the_api(stack, chunked):
-    """What holds today for the case above: a JSON 401 / a 302 to sign in, the API not reached."""
-    browser = GateBrowser(stack, SECRETS)
-    hits = stack.upstream.hits
-    cookies = {f"{SESSION_COOKIE}_1": chunked[f"{SESSION_COOKIE}_1"]}
-    assert_api_refused(browser.api("/api/orders", cookies=cookies), [])
-    assert_sent_to_sign_in(stack, browser.page("/api/orders", cookies=cookies), "/api/orders", [])
-    assert stack.upstream.hits == hits
 
 
 def test_swapped_chunks_are_refused(stack, chunked):
@@ -255,17 +241,13 @@ def test_an_extra_chunk_is_refused(stack, chunked):
     refused_both_ways(stack, {**chunked, f"{SESSION_COOKIE}_2": "AAAA"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a session above 3800 characters is written as chunks by /oauth2/callback, "
-    "but its Set-Cookie headers exceed nginx's default fastcgi_buffer_size (4k): nginx answers "
-    "502 ('upstream sent too big header while reading response header from upstream') in "
-    "both nginx templates' FastCGI locations; no fastcgi_buffer_size is set anywhere"))
 def test_a_user_with_many_roles_signs_in_with_a_chunked_session(stack):
     browser = GateBrowser(stack, SECRETS)
     started = browser.start("/api/page")
     answer = browser.callback(browser.authorize(started.location, *MANY_ROLES))
     assert answer.status_code == 302, (answer.status_code, answer.text)
-    assert sorted(browser.session_cookies()) == [f"{SESSION_COOKIE}_0", f"{SESSION_COOKIE}_1"]
+    names = sorted(browser.session_cookies())
+    assert len(names) >= 2 and names == [f"{SESSION_COOKIE}_{index}" for index in range(len(names))], names
     accepted(stack, browser.session_cookies(), username=MANY_ROLES[0])
 
 
