@@ -10,9 +10,15 @@ Tests/Integration/harness):
             serves the limit (`return 200` in the TLS server), the FastCGI floor (a do-nothing
             libfcgi responder, bench/peers/fcgi_floor.c, with the same kept connections), proxies /peer-seed/ and /peer-jwt/
             to the peers (upstreams with keepalive) and carries the auth_request gate of
-            nginx/examples/auth-gate.conf.template (bench/bench_auth_gate.py's set-up);
+            nginx/examples/auth-gate.conf.template (bench/bench_auth_gate.py's set-up); its
+            responder has browser sign-in on (SESSION_KEYS_FILE, OIDC_REDIRECT_URI on the gate's
+            TLS listener), and a browser's sign-in (benchlib.sign_in) gives the session cookie;
   nocache   jwks mode, AUTH_TOKEN_CACHE_SIZE=0;
-  userinfo  AUTH_VERIFY=userinfo (the seed's design: one userinfo call per request).
+  userinfo  AUTH_VERIFY=userinfo (the seed's design: one userinfo call per request);
+  revoked   the default configuration with --revocations (10 000) other sessions in its
+            revocation list (logout tokens posted to its back-channel logout endpoint);
+  revoked_redis  the same with REVOCATION_STORE on a redis-server started on a free port
+            (bench/bench_revocation.py has the same pair, an A/A control and a filter hit).
 Every stack's nginx is rendered from the same template; an idle one costs no CPU.
 
 Then `wrk -t2 -c64 -d10s --latency` against each GET target, and `-c8` against each POST /login
@@ -22,6 +28,7 @@ bench/results/latest.json and bench/results/latest.png. Memory and start-up: ben
 
     python3 bench/run_all.py [--rounds 3] [--duration 10] [--connections 64]
                              [--login-connections 8] [--quick] [--only KEY,KEY] [--no-install]
+                             [--revocations 10000]
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402
-from benchlib import RESULTS, FloorResponder, IdentityProvider, Peer, WrkRun, run_wrk  # noqa: E402
+from benchlib import RESULTS, FloorResponder, IdentityProvider, Peer, RedisServer, WrkRun, run_wrk  # noqa: E402
 
 # The test user of idp/users.json (the article's).
 USERNAME, PASSWORD = "abdullah", "Test#123456"
@@ -105,7 +112,7 @@ def make_bench_stack_class():
 
     class BenchStack(GateStack):
         def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
-                     **options):
+                     gate_tls_port: int | None = None, **options):
             static_port = free_port()
             locations = RETURN_200 + FLOOR_LOCATION.format() + "".join(
                 PEER_LOCATION.format(prefix=prefix, upstream=f"bench_{prefix.replace('-', '_')}")
@@ -117,6 +124,9 @@ def make_bench_stack_class():
             super().__init__(workdir, tls_dir, upstream_address=f"127.0.0.1:{static_port}",
                              gate_extra=STATIC_API.format(port=static_port) + upstreams,
                              extra_locations=locations, **options)
+            if gate_tls_port is not None:
+                # Chosen before the provider starts, which must know the sign-in callback.
+                self.gate_tls_port = gate_tls_port
 
     return BenchStack
 
@@ -131,6 +141,7 @@ class Target:
     method: str = "GET"
     body: str = field(default="", repr=False)
     authorization: str = field(default="", repr=False)
+    cookie: str = field(default="", repr=False)
     runs: list[WrkRun] = field(default_factory=list)
 
     def median(self, name: str) -> float:
@@ -157,6 +168,8 @@ def main() -> int:
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing the peers")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.png go")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    parser.add_argument("--revocations", type=int, default=10000,
+                        help="entries in the revoked stacks' revocation lists")
     args = parser.parse_args()
     benchlib.stop_cleanly_on_sigterm()
     if args.quick:
@@ -164,7 +177,12 @@ def main() -> int:
 
     benchlib.ensure_requirements(install=not args.no_install)
     BenchStack = make_bench_stack_class()
-    from harness.stack import Stack
+    from harness.stack import Stack, free_port
+
+    wanted = {"limit", *(key.strip() for key in args.only.split(","))} if args.only else None
+
+    def want(key: str) -> bool:
+        return wanted is None or key in wanted
 
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()
@@ -172,16 +190,22 @@ def main() -> int:
     tls = benchlib.dev_certificate(workdir / "tls")
     peers: dict[str, Peer] = {}
     floor: FloorResponder | None = None
+    redis: RedisServer | None = None
     stacks: list = []
     targets: list[Target] = []
     memory: dict[str, int] = {}
     try:
-        with IdentityProvider(access_token_lifespan=3600) as idp:
+        # The gate's TLS port is chosen first: the provider must know the sign-in callback on it.
+        gate_tls_port = free_port()
+        redirect_uri = f"https://localhost:{gate_tls_port}/oauth2/callback"
+        with IdentityProvider(access_token_lifespan=3600, redirect_uris=[redirect_uri]) as idp:
             try:
                 peers["peer-seed"] = Peer("seed_app", idp, workdir / "peers").start()
                 peers["peer-jwt"] = Peer("local_jwt_app", idp, workdir / "peers").start()
                 floor = FloorResponder(workdir / "floor").start()
                 main_stack = BenchStack(workdir / "main", tls, idp=idp, peers=peers, floor=floor,
+                                        gate_tls_port=gate_tls_port,
+                                        env=benchlib.session_env(workdir / "main-session", redirect_uri),
                                         login_rate=LOGIN_RATE, login_burst=LOGIN_BURST)
                 stacks.append(main_stack)
                 main_stack.start()
@@ -197,9 +221,40 @@ def main() -> int:
                                  login_rate=LOGIN_RATE, login_burst=LOGIN_BURST)
                 stacks.append(userinfo)
                 userinfo.start()
+                # The revocation pair: the default configuration with a populated list, in memory
+                # and through Redis (started only when their rows are measured).
+                revoked_stacks: dict[str, Stack] = {}
+                if want("fcgi_revoked"):
+                    revoked_stacks["fcgi_revoked"] = Stack(workdir / "revoked", tls, idp=idp,
+                                                           login_rate=LOGIN_RATE, login_burst=LOGIN_BURST)
+                if want("fcgi_revoked_redis"):
+                    redis = RedisServer(workdir / "redis").start()
+                    revoked_stacks["fcgi_revoked_redis"] = Stack(
+                        workdir / "revoked-redis", tls, idp=idp, env={"REVOCATION_STORE": redis.url},
+                        login_rate=LOGIN_RATE, login_burst=LOGIN_BURST)
+                for stack in revoked_stacks.values():
+                    stacks.append(stack)
+                    stack.start()
+                if "fcgi_revoked_redis" in revoked_stacks:
+                    redis_stack = revoked_stacks["fcgi_revoked_redis"]
+                    redis_stack.wait_until(
+                        lambda: benchlib.metric(redis_stack, "keycloak_fcgi_revocation_store_connected") == 1,
+                        "the responder to connect to Redis")
+                revoked_sids: list[str] = []
+                if revoked_stacks and args.revocations:
+                    print(f"populating the revocation lists with {args.revocations} revocations", file=sys.stderr)
+                    revoked_sids = benchlib.populate_revocations(
+                        idp, [stack.internal_url("/oauth2/backchannel-logout") for stack in revoked_stacks.values()],
+                        args.revocations)
 
-                token = main_stack.token(USERNAME, PASSWORD)
+                # One token for every GET target; its sid misses the revoked lists' filter, so the
+                # revoked rows measure the path nearly every request takes (bench_revocation.py).
+                for _ in range(10):
+                    token = main_stack.token(USERNAME, PASSWORD)
+                    if not benchlib.filter_hit(token, revoked_sids):
+                        break
                 bearer = f"Bearer {token}"
+                cookie = benchlib.sign_in(main_stack.gate_tls_url(""), tls / "ca.crt", USERNAME, PASSWORD)
                 login_body = urlencode({"username": USERNAME, "password": PASSWORD})
                 idp_body = urlencode({"grant_type": "password", "client_id": idp.client_id,
                                       "client_secret": idp.client_secret, "username": USERNAME,
@@ -210,6 +265,11 @@ def main() -> int:
                            main_stack.url("/bench/fcgi-floor"), authorization=bearer),
                     Target("fcgi_cache", "keycloak-fcgi /protected jwks+cache", "get",
                            main_stack.url("/protected"), "peer_jwt", authorization=bearer),
+                    *(Target(key, label, "get", revoked_stacks[key].url("/protected"), "fcgi_cache",
+                             authorization=bearer)
+                      for key, label in (("fcgi_revoked", f"/protected cache, {args.revocations} revoked"),
+                                         ("fcgi_revoked_redis", f"/protected cache, {args.revocations} revoked, redis"))
+                      if key in revoked_stacks),
                     Target("fcgi_nocache", "keycloak-fcgi /protected jwks no cache", "get",
                            nocache.url("/protected"), "peer_jwt", authorization=bearer),
                     Target("fcgi_userinfo", "keycloak-fcgi /protected userinfo", "get",
@@ -220,6 +280,8 @@ def main() -> int:
                            main_stack.gate_url("/public/static"), authorization=bearer),
                     Target("gate_checked", "gate (HTTP): static API + /auth", "get",
                            main_stack.gate_url("/api/static"), "gate_open", authorization=bearer),
+                    Target("gate_session", "gate (HTTP): static API + /auth, session", "get",
+                           main_stack.gate_url("/api/static"), "gate_checked", cookie=cookie),
                     Target("peer_seed", "FastAPI seed /protected (userinfo)", "get",
                            main_stack.url("/peer-seed/protected"), authorization=bearer),
                     Target("peer_jwt", "FastAPI+PyJWT /protected (local)", "get",
@@ -231,11 +293,11 @@ def main() -> int:
                     Target("login_idp", "provider token endpoint, direct", "login", idp.token_url,
                            method="POST", body=idp_body),
                 ]
-                if args.only:
-                    wanted = {"limit", *(key.strip() for key in args.only.split(","))}
+                if wanted is not None:
                     targets = [target for target in targets if target.key in wanted]
 
-                sanity_checks(main_stack, nocache, userinfo, idp, token, login_body)
+                sanity_checks(main_stack, nocache, userinfo, idp, token, login_body, cookie=cookie,
+                              revoked_stacks=revoked_stacks, revoked_sids=revoked_sids, revocations=args.revocations)
                 print(f"measuring {len(targets)} targets, {args.rounds} round(s) of {args.duration} s each; "
                       f"load average {load_before[0]:.2f}", file=sys.stderr)
                 for round_index in range(args.rounds):
@@ -244,12 +306,14 @@ def main() -> int:
                         run = run_wrk(target.url, seconds=args.duration, connections=connections,
                                       method=target.method, body=target.body,
                                       content_type=FORM if target.method == "POST" else "",
-                                      authorization=target.authorization)
+                                      authorization=target.authorization, cookie=target.cookie)
                         target.runs.append(run)
                         print(f"round {round_index + 1} {target.label:40} {run.ok_rps:9.0f} 2xx/s  "
                               f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  errors {run.errors}"
                               f"{' (' + run.socket_detail + ')' if run.socket_errors else ''}", file=sys.stderr)
-                for name, stack in (("main (jwks+cache)", main_stack), ("nocache", nocache), ("userinfo", userinfo)):
+                for name, stack in (("main (jwks+cache)", main_stack), ("nocache", nocache), ("userinfo", userinfo),
+                                    *(("revoked" if key == "fcgi_revoked" else "revoked (redis)", stack)
+                                      for key, stack in revoked_stacks.items())):
                     memory[name] = benchlib.resident_kib(stack.responder.pid)
             finally:
                 for stack in stacks:
@@ -258,6 +322,8 @@ def main() -> int:
                     peer.stop()
                 if floor is not None:
                     floor.stop()
+                if redis is not None:
+                    redis.stop()
     finally:
         if args.keep:
             print(f"work directory kept: {workdir}", file=sys.stderr)
@@ -272,7 +338,8 @@ def main() -> int:
     return 0
 
 
-def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: str) -> None:
+def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: str, *, cookie: str,
+                  revoked_stacks: dict, revoked_sids: list[str], revocations: int) -> None:
     """Every target answers what it should before anything is measured (a fast 401 is no result)."""
     import requests
 
@@ -290,6 +357,24 @@ def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: st
     check(main_stack.gate("/public/static", token).status_code == 200, "the gate's open path")
     check(main_stack.gate("/api/static").status_code == 401, "the gate refuses no token")
     check(main_stack.gate("/api/static", token).json() == {"ok": True}, "the gate lets a token through")
+    answer = main_stack.gate("/api/static", headers={"Cookie": cookie})
+    check(answer.status_code == 200 and answer.json() == {"ok": True}, f"the gate lets a session through: {answer.status_code}")
+    check(not answer.headers.get("Set-Cookie"), "the session was renewed at once (its access token should last the run)")
+    broken = cookie.split("=", 1)[0] + "=v1.broken"
+    check(main_stack.gate("/api/static", headers={"Cookie": broken}).status_code == 401, "the gate refuses a broken session")
+    for key, stack in revoked_stacks.items():
+        answer = stack.protected(token)
+        check(answer.status_code == 200 and answer.json()["preferred_username"] == "abdullah",
+              f"{key}: /protected {answer.status_code} {answer.text}")
+        entries = benchlib.metric(stack, "keycloak_fcgi_revocation_list_entries") or 0
+        check(entries == revocations, f"{key}: {entries} entries in the revocation list, expected {revocations}")
+        check(not benchlib.filter_hit(token, revoked_sids), f"{key}: the token hits the revocation filter")
+    if revoked_sids:
+        # The lists are really on: a valid token of a revoked session is refused there, not in main.
+        revoked = idp.mint(claims={"sid": revoked_sids[0]})
+        check(main_stack.protected(revoked).status_code == 200, "main: a token of another stack's revoked session")
+        for key, stack in revoked_stacks.items():
+            check(stack.protected(revoked).status_code == 401, f"{key}: a token of a revoked session is accepted")
     for prefix in ("peer-seed", "peer-jwt"):
         answer = main_stack.get(f"/{prefix}/protected", headers={"Authorization": f"Bearer {token}"})
         check(answer.status_code == 200 and answer.json() == user, f"/{prefix}/protected: {answer.status_code} {answer.text}")
@@ -361,6 +446,14 @@ def summarize(targets: list[Target], args, started: datetime, load_before, memor
                 cache.median("ok_rps") / by_key["peer_jwt"].median("ok_rps"), 5.0, "× peer", True)
         add("/protected jwks+cache p99 ≤ 2× the limit's p99", ("fcgi_cache", "limit"),
             cache.median("p99_ms") / limit_p99, 2.0, "× limit p99", False)
+    for key in ("fcgi_revoked", "fcgi_revoked_redis"):
+        if key in by_key and cache:
+            # Paired per round (both measured in it), the median over the rounds.
+            ratios = [run.ok_rps / base.ok_rps for run, base in zip(by_key[key].runs, cache.runs)]
+            cost = 1 - statistics.median(ratios)
+            add(f"revocation check ({by_key[key].label.split(', ', 1)[1]}) costs ≤ 5 %", (key, "fcgi_cache"),
+                cost, 0.05, "(1 − 2xx/s ÷ fcgi_cache's; rounds " +
+                ", ".join(f"{100 * (1 - ratio):+.1f} %" for ratio in ratios) + ")", False)
     if "login_fcgi" in by_key and "login_idp" in by_key:
         add("/login req/s ≥ 95 % of the provider's token endpoint", ("login_fcgi", "login_idp"),
             by_key["login_fcgi"].median("ok_rps") / by_key["login_idp"].median("ok_rps"), 0.95, "× provider", True)
