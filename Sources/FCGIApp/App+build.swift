@@ -74,7 +74,9 @@ package func buildApplication(
     router.add("POST", "/refresh", RefreshHandler())
     router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
     let signIn = configuration.browserSignIn.map { settings in
-        BrowserSignIn(settings: settings, authenticator: authenticator, verifier: verifier, clientID: clientID)
+        BrowserSignIn(
+            settings: settings, authenticator: authenticator, verifier: verifier, clientID: clientID,
+            openedSessions: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
     }
     router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization, signIn: signIn))
     if let signIn {

@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import TestSupport
 import Testing
 
 @testable import FCGIApp
@@ -63,9 +64,72 @@ struct BrowserSignInTests {
         #expect(jar.clearCookies(Self.cookies(from: large)).count == 3)
     }
 
-    @Test("cookie headers: several cookies, spaces, quotes, junk")
-    func cookieParsing() {
-        let parsed = Cookies.parse(#"a=1; b="two";  c=3 ;junk; =x; d="#)
-        #expect(parsed.map { "\($0.name)=\($0.value)" } == ["a=1", "b=two", "c=3", "d="])
+    @Test(
+        "cookie headers: several cookies, blanks, quotes, junk, non-ASCII",
+        arguments: [
+            (#"a=1; b="two";  c=3 ;junk; =x; d="#, ["a=1", "b=two", "c=3", "d="]),
+            ("", []), (";;", []), ("a", []), ("\t a=1\t ;\tb=x=y=", ["a=1", "b=x=y="]),
+            (#"q=""; r="; s="x"#, ["q=", "r=\"", "s=\"x"]), ("é=ü; ñ=1;ø", ["é=ü", "ñ=1"]),
+            ("a=1;a=2", ["a=1", "a=2"]), ("name with space=v", ["name with space=v"]),
+        ])
+    func cookieParsing(header: String, expected: [String]) {
+        let parsed = Cookies.parse(header)
+        #expect(parsed.map { "\($0.name)=\($0.value)" } == expected)
+    }
+
+    /// The gate with sign-in on, its keyring, and a sealed session for FixtureRealm's user.
+    struct SignedIn {
+        let app: AppHarness
+        let keyring: SessionKeyring
+        let cookie: String
+
+        init() throws {
+            let keyBytes = (0..<32).map { UInt8($0 &* 7 &+ 1) }
+            let key = Data(keyBytes).base64EncodedString()
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("session-keys-\(UUID().uuidString)")
+            try key.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            app = try AppHarness(environment: [
+                "SESSION_KEYS_FILE": file.path, "OIDC_REDIRECT_URI": "https://app.example.com/oauth2/callback",
+            ])
+            keyring = try SessionKeyring(keys: [keyBytes])
+            let user = AuthenticatedUser(
+                subject: FixtureRealm.subject, username: "abdullah", email: nil, fullName: nil, roles: ["user"], sessionID: "s-1",
+                issuer: FixtureRealm.issuer, issuedAt: Int64(FixtureRealm.now.timeIntervalSince1970) - 10)
+            let session = BrowserSession(
+                user: user, issuer: FixtureRealm.issuer, accessExpiresAt: Int64(FixtureRealm.now.timeIntervalSince1970) + 300,
+                refreshExpiresAt: nil, refreshToken: nil, idToken: nil, csrf: "c")
+            cookie = "__Host-keycloak-fcgi=\(session.sealed(with: keyring))"
+        }
+
+        func gate(cookie: String) -> HTTPResponse {
+            app.send(HTTPRequest(method: "GET", path: "/auth", parameters: ["HTTP_COOKIE": "theme=dark; \(cookie)"]))
+        }
+    }
+
+    @Test("a session answered from the opened-session cache is still refused once logged out, and the cache never matches altered bytes")
+    func openedSessionCache() throws {
+        let signedIn = try SignedIn()
+        for _ in 0..<3 {
+            let response = signedIn.gate(cookie: signedIn.cookie)
+            #expect(response.status == .noContent)
+            #expect(response.header("X-Auth-Username") == "abdullah")
+        }
+        // The cached value with one character changed (the last: part of the GCM tag) or cut short.
+        var altered = Array(signedIn.cookie)
+        altered[altered.count - 1] = altered[altered.count - 1] == "A" ? "B" : "A"
+        for bad in [String(altered), String(signedIn.cookie.dropLast(4))] {
+            let response = signedIn.gate(cookie: bad)
+            #expect(response.status == .unauthorized)
+            #expect(response.header("X-Auth-Set-Cookie-0")?.hasPrefix("__Host-keycloak-fcgi=; ") == true)
+        }
+        #expect(signedIn.gate(cookie: signedIn.cookie).status == .noContent)
+        signedIn.app.application.revocationStore.list.insert(
+            Revocation(
+                kind: .session, issuer: FixtureRealm.issuer, value: "s-1", revokedAt: Int64(FixtureRealm.now.timeIntervalSince1970),
+                expiresAt: Int64(FixtureRealm.now.timeIntervalSince1970) + 600))
+        let revoked = signedIn.gate(cookie: signedIn.cookie)
+        #expect(revoked.status == .unauthorized)
+        #expect(revoked.header("X-Auth-Set-Cookie-0")?.hasPrefix("__Host-keycloak-fcgi=; ") == true)
     }
 }

@@ -7,16 +7,40 @@ public struct TokenDigest: Hashable, Sendable {
 
     /// - Parameter namespace: what the verdict depends on besides the token (issuer, client,
     ///   audiences, verification mode).
-    public init(namespace: String, token: String) {
+    public init(namespace: String, token: some StringProtocol) {
         var hasher = SHA256()
-        hasher.update(data: Array(namespace.utf8))
+        Self.update(&hasher, with: namespace)
         hasher.update(data: [0])
-        hasher.update(data: Array(token.utf8))
-        let digest = Array(hasher.finalize())
-        func word(_ offset: Int) -> UInt64 {
-            digest[offset..<(offset + 8)].reduce(0) { $0 << 8 | UInt64($1) }
+        Self.update(&hasher, with: token)
+        self.init(hasher.finalize())
+    }
+
+    /// A key over a namespace and two strings, each string preceded by its UTF-8 length, so
+    /// no two pairs hash the same bytes.
+    init(namespace: String, token first: String, _ second: String) {
+        var hasher = SHA256()
+        Self.update(&hasher, with: namespace)
+        hasher.update(data: [0])
+        for field in [first, second] {
+            withUnsafeBytes(of: UInt64(field.utf8.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            Self.update(&hasher, with: field)
         }
-        words = (word(0), word(8), word(16), word(24))
+        self.init(hasher.finalize())
+    }
+
+    private init(_ digest: SHA256.Digest) {
+        words = digest.withUnsafeBytes { bytes in
+            func word(_ offset: Int) -> UInt64 {
+                bytes[offset..<(offset + 8)].reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            return (word(0), word(8), word(16), word(24))
+        }
+    }
+
+    /// Hashes the text's UTF-8 in place (a session cookie is 3–4 KB; no copy of it per request).
+    private static func update(_ hasher: inout SHA256, with text: some StringProtocol) {
+        let hashed = text.utf8.withContiguousStorageIfAvailable { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { hasher.update(data: Array(text.utf8)) }
     }
 
     /// Which shard of a sharded cache the key belongs to.

@@ -149,7 +149,7 @@ extension AppConfiguration {
             ),
             .integer(
                 "AUTH_TOKEN_CACHE_SIZE", default: 10000, range: 0...10_000_000, \.tokenCacheSize,
-                #"verdicts kept (jwks: verified tokens until `exp` + skew, evicted when their key leaves the JWKS; introspect: answers within the TTL); `0` turns the cache off"#
+                #"verdicts kept (jwks: verified tokens until `exp` + skew, evicted when their key leaves the JWKS; introspect: answers within the TTL); as many opened session cookies (until their access token expires); `0` turns the caches off"#
             ),
             .seconds(
                 "AUTH_INTROSPECTION_TTL_SECONDS", default: 10, range: 0...3600, \.introspectionTTLSeconds,
