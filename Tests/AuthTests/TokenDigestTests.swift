@@ -1,4 +1,4 @@
-import Auth
+@testable import Auth
 import Testing
 
 @Suite("TokenDigest")
@@ -35,5 +35,17 @@ struct TokenDigestTests {
     func manyDistinct() {
         let keys = Set((0..<10_000).map { TokenDigest(namespace: "ns", token: "token-\($0)") })
         #expect(keys.count == 10_000)
+    }
+
+    @Test(
+        "two-field keys (the revocation list's): the boundary between the fields counts, and a NUL in a field cannot move it",
+        arguments: [
+            (("sid", "ab", "c"), ("sid", "a", "bc")), (("sid", "a\u{0}", "b"), ("sid", "a", "\u{0}b")),
+            (("sid", "iss", "x"), ("sub", "iss", "x")), (("sid", "", "ab"), ("sid", "ab", "")),
+        ])
+    func twoFields(first: (String, String, String), second: (String, String, String)) {
+        let one = TokenDigest(namespace: first.0, token: first.1, first.2)
+        #expect(one == TokenDigest(namespace: first.0, token: first.1, first.2))
+        #expect(one != TokenDigest(namespace: second.0, token: second.1, second.2))
     }
 }

@@ -21,25 +21,30 @@ final class RevocationFilter: Sendable {
     static let wordCount = 16_384
     private let words: InlineArray<16_384, Atomic<UInt64>> = InlineArray { _ in Atomic(0) }
 
+    /// Where a value's bit is: word index × 64 + bit index.
+    struct Slot {
+        let raw: UInt32
+        var word: Int { Int(raw >> 6) }
+        var bit: UInt64 { 1 << UInt64(raw & 63) }
+    }
+
     /// Whether `value` of `kind` may be in the list (false: certainly not).
     @inline(__always)
     func mightContain(_ value: String, kind: Revocation.Kind) -> Bool {
-        let (word, bit) = Self.position(value, kind: kind)
-        return words[word].load(ordering: .relaxed) & bit != 0
+        let slot = Self.slot(value, kind: kind)
+        return words[slot.word].load(ordering: .relaxed) & slot.bit != 0
     }
 
     /// Call under the list's write lock.
-    func add(_ value: String, kind: Revocation.Kind) {
-        let (word, bit) = Self.position(value, kind: kind)
-        words[word].bitwiseOr(bit, ordering: .relaxed)
+    func add(_ slot: Slot) {
+        words[slot.word].bitwiseOr(slot.bit, ordering: .relaxed)
     }
 
-    /// Sets the filter to exactly `values` (call under the list's write lock).
-    func rebuild(_ values: [(String, Revocation.Kind)]) {
+    /// Sets the filter to exactly the bits of `slots` (call under the list's write lock).
+    func rebuild(_ slots: [Slot]) {
         var fresh = [UInt64](repeating: 0, count: Self.wordCount)
-        for (value, kind) in values {
-            let (word, bit) = Self.position(value, kind: kind)
-            fresh[word] |= bit
+        for slot in slots {
+            fresh[slot.word] |= slot.bit
         }
         for index in 0..<Self.wordCount {
             words[index].store(fresh[index], ordering: .relaxed)
@@ -49,12 +54,12 @@ final class RevocationFilter: Sendable {
     /// FNV-1a (64-bit) over the UTF-8 bytes, seeded by the kind: cheap, and a collision costs
     /// only a locked lookup.
     @inline(__always)
-    private static func position(_ value: String, kind: Revocation.Kind) -> (word: Int, bit: UInt64) {
+    static func slot(_ value: String, kind: Revocation.Kind) -> Slot {
         var hash: UInt64 = kind == .session ? 0xcbf2_9ce4_8422_2325 : 0x8422_2325_cbf2_9ce4
         for byte in value.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
         hash ^= hash >> 29
-        return (Int(truncatingIfNeeded: (hash >> 6) & UInt64(wordCount - 1)), 1 << (hash & 63))
+        return Slot(raw: UInt32(truncatingIfNeeded: (hash >> 6) & UInt64(wordCount - 1)) << 6 | UInt32(truncatingIfNeeded: hash & 63))
     }
 }

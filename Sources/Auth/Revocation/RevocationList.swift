@@ -7,68 +7,60 @@ import Synchronization
 /// - with an empty list, `isRevoked` reads one atomic counter and takes no lock;
 /// - otherwise a lock-free filter (`RevocationFilter`) answers "certainly not revoked" for
 ///   nearly every token, reading only: no lock, no shared write, nothing allocated;
-/// - only a filter hit takes the read lock and does at most two dictionary lookups keyed by the
-///   `sid` and the `sub` the token already carries, comparing the issuer afterwards: no key is
-///   built.
+/// - only a filter hit hashes the kind, issuer and value and takes the read lock for one
+///   dictionary lookup.
+///
+/// Entries own no heap objects: each is a SHA-256 key (kind, issuer, value) and three
+/// integers inline in one dictionary's storage. Tens of thousands of revocations are then one
+/// contiguous table, not several small allocations each (the value, the issuer, an array per
+/// value), which measured 6 MiB for 10 000 and stayed pinned between the request path's
+/// short-lived allocations.
 ///
 /// Writers (a logout, a message from Redis, the periodic expiry) take the write lock.
 public final class RevocationList: Sendable {
-    /// One revocation of a `sid` or `sub`, under its issuer. A value has one entry per issuer.
+    /// One revocation: when it happened, until when it matters, and its filter bit (so the
+    /// sweep can rebuild the filter without the values).
     struct Entry {
-        let issuer: String
         var revokedAt: Int64
         var expiresAt: Int64
+        let filterSlot: RevocationFilter.Slot
+    }
+
+    /// An entry's key: a `sid` or `sub` is unique only per issuer, and the same string may be
+    /// both a `sid` and a `sub`.
+    static func key(_ kind: Revocation.Kind, issuer: String, value: String) -> TokenDigest {
+        TokenDigest(namespace: kind.rawValue, token: issuer, value)
     }
 
     struct Storage {
-        var sessions: [String: [Entry]] = [:]
-        var subjects: [String: [Entry]] = [:]
-        var count = 0
+        var entries: [TokenDigest: Entry] = [:]
         /// The earliest `expiresAt` of any entry, so the periodic sweep takes the write lock
         /// only when something is due.
         var earliestExpiry = Int64.max
 
+        var count: Int { entries.count }
+
         /// Adds or merges one revocation; whether anything changed.
-        mutating func insert(_ revocation: Revocation) -> Bool {
+        mutating func insert(_ revocation: Revocation, slot: RevocationFilter.Slot) -> Bool {
+            let key = RevocationList.key(revocation.kind, issuer: revocation.issuer, value: revocation.value)
             let changed: Bool
-            switch revocation.kind {
-            case .session: changed = Self.merge(revocation, into: &sessions, count: &count)
-            case .subject: changed = Self.merge(revocation, into: &subjects, count: &count)
+            if let old = entries[key] {
+                let merged = Entry(
+                    revokedAt: max(old.revokedAt, revocation.revokedAt), expiresAt: max(old.expiresAt, revocation.expiresAt),
+                    filterSlot: old.filterSlot)
+                changed = merged.revokedAt != old.revokedAt || merged.expiresAt != old.expiresAt
+                if changed { entries[key] = merged }
+            } else {
+                entries[key] = Entry(revokedAt: revocation.revokedAt, expiresAt: revocation.expiresAt, filterSlot: slot)
+                changed = true
             }
             if changed { earliestExpiry = min(earliestExpiry, revocation.expiresAt) }
             return changed
         }
 
-        private static func merge(_ revocation: Revocation, into table: inout [String: [Entry]], count: inout Int) -> Bool {
-            var entries = table.removeValue(forKey: revocation.value) ?? []
-            defer { table[revocation.value] = entries }
-            guard let index = entries.firstIndex(where: { $0.issuer == revocation.issuer }) else {
-                entries.append(Entry(issuer: revocation.issuer, revokedAt: revocation.revokedAt, expiresAt: revocation.expiresAt))
-                count += 1
-                return true
-            }
-            let old = entries[index]
-            entries[index].revokedAt = max(old.revokedAt, revocation.revokedAt)
-            entries[index].expiresAt = max(old.expiresAt, revocation.expiresAt)
-            return entries[index].revokedAt != old.revokedAt || entries[index].expiresAt != old.expiresAt
-        }
-
         mutating func removeExpired(now: Int64) {
-            var earliest = Int64.max
-            func sweep(_ table: inout [String: [Entry]]) -> Int {
-                var removed = 0
-                for value in Array(table.keys) {
-                    guard var entries = table[value] else { continue }
-                    let before = entries.count
-                    entries.removeAll { $0.expiresAt < now }
-                    removed += before - entries.count
-                    for entry in entries { earliest = min(earliest, entry.expiresAt) }
-                    table[value] = entries.isEmpty ? nil : entries
-                }
-                return removed
-            }
-            count -= sweep(&sessions) + sweep(&subjects)
-            earliestExpiry = earliest
+            entries = entries.filter { $0.value.expiresAt >= now }
+            earliestExpiry = entries.values.reduce(Int64.max) { min($0, $1.expiresAt) }
         }
     }
 
@@ -92,17 +84,14 @@ public final class RevocationList: Sendable {
         let sessionID = sessionID.flatMap { filter.mightContain($0, kind: .session) ? $0 : nil }
         let subject = subject.flatMap { filter.mightContain($0, kind: .subject) ? $0 : nil }
         guard sessionID != nil || subject != nil else { return false }
+        let sessionKey = sessionID.map { Self.key(.session, issuer: issuer, value: $0) }
+        let subjectKey = subject.map { Self.key(.subject, issuer: issuer, value: $0) }
         return storage.withReadLock { storage in
-            if let sessionID, let revoked = storage.sessions[sessionID] {
-                for entry in revoked where entry.issuer == issuer && entry.expiresAt >= now {
-                    return true
-                }
+            if let sessionKey, let entry = storage.entries[sessionKey], entry.expiresAt >= now {
+                return true
             }
-            if let subject, let revoked = storage.subjects[subject] {
-                let issuedAt = issuedAt ?? .min
-                for entry in revoked where entry.issuer == issuer && entry.expiresAt >= now && issuedAt <= entry.revokedAt {
-                    return true
-                }
+            if let subjectKey, let entry = storage.entries[subjectKey], entry.expiresAt >= now, issuedAt ?? .min <= entry.revokedAt {
+                return true
             }
             return false
         }
@@ -114,8 +103,9 @@ public final class RevocationList: Sendable {
     @discardableResult
     public func insert(_ revocation: Revocation) -> Bool {
         let changed = storage.withWriteLock { storage in
-            let changed = storage.insert(revocation)
-            filter.add(revocation.value, kind: revocation.kind)
+            let slot = RevocationFilter.slot(revocation.value, kind: revocation.kind)
+            let changed = storage.insert(revocation, slot: slot)
+            filter.add(slot)
             entries.store(storage.count, ordering: .releasing)
             return changed
         }
@@ -129,8 +119,10 @@ public final class RevocationList: Sendable {
         guard !revocations.isEmpty else { return 0 }
         let changed = storage.withWriteLock { storage in
             var changed = 0
-            for revocation in revocations where storage.insert(revocation) {
-                filter.add(revocation.value, kind: revocation.kind)
+            for revocation in revocations {
+                let slot = RevocationFilter.slot(revocation.value, kind: revocation.kind)
+                guard storage.insert(revocation, slot: slot) else { continue }
+                filter.add(slot)
                 changed += 1
             }
             entries.store(storage.count, ordering: .releasing)
@@ -147,8 +139,7 @@ public final class RevocationList: Sendable {
         guard storage.withReadLock({ $0.earliestExpiry < now }) else { return }
         storage.withWriteLock { storage in
             storage.removeExpired(now: now)
-            filter.rebuild(
-                storage.sessions.keys.map { ($0, Revocation.Kind.session) } + storage.subjects.keys.map { ($0, Revocation.Kind.subject) })
+            filter.rebuild(storage.entries.values.map(\.filterSlot))
             entries.store(storage.count, ordering: .releasing)
         }
         RevocationMetrics.listSize(count)
