@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -184,15 +183,10 @@ def main() -> int:
     parser.add_argument("--no-control", action="store_true", help="leave out off_b (the A/A control)")
     parser.add_argument("--no-hit", action="store_true", help="leave out on_hit")
     parser.add_argument("--only", default="", help="comma-separated targets (off is always kept), e.g. on,off_b")
-    parser.add_argument("--quiet-wait", type=float, default=300,
-                        help="before each run, wait up to this many seconds for other processes to leave the CPU "
-                             "(under 5 %%; the machine is shared), and repeat a run during which they took more "
-                             "than 5 %% (3 runs at most); 0: neither")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS",
-                        help="after the rounds, perf-record each responder under the same load for SECONDS and "
-                             "print the share of its CPU samples in the revocation check")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    benchlib.add_paired_arguments(
+        parser, RESULTS,
+        "after the rounds, perf-record each responder under the same load for SECONDS and "
+        "print the share of its CPU samples in the revocation check")
     args = parser.parse_args()
     benchlib.stop_cleanly_on_sigterm()
 
@@ -265,10 +259,7 @@ def main() -> int:
                 if redis is not None:
                     redis.stop()
     finally:
-        if args.keep:
-            print(f"work directory kept: {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.finish_workdir(workdir, args.keep)
 
     report = summarize(runs, labels, redis_commands, memory, args, started, load_before)
     if profiles:
@@ -310,8 +301,7 @@ def summarize(runs, labels, redis_commands, memory, args, started, load_before) 
           f"{args.duration} s × {args.rounds} rounds (order reversed every other round); medians")
     header = (f"{'revocation list':40} {'2xx/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'µs/req':>7} "
               f"{'2xx/s cost vs off (range)':>27} {'µs/req vs off (range)':>27} {'errors':>6} {'RSS MiB':>7}")
-    print(header)
-    print("-" * len(header))
+    benchlib.print_table_header(header)
     rows = {}
     for key in runs:
         errors = sum(run.errors for run in runs[key])
@@ -361,17 +351,9 @@ def summarize(runs, labels, redis_commands, memory, args, started, load_before) 
         cpu = ", ".join(f"{100 * value:+.1f}" for value in paired_cpu(runs, "off_b"))
         print(f"  noise: the A/A control (two identical empty-list stacks): median {100 * statistics.median(costs):+.1f} % "
               f"[{100 * low:+.1f} … {100 * high:+.1f}] in 2xx/s (rounds: {spread} %), µs/req rounds: {cpu} %")
-    foreign = max(run.foreign_cpu for key in runs for run in runs[key])
-    print(f"  {'note' if foreign > 0.05 else 'other processes'}: at most {100 * foreign:.1f} % of the CPU went to "
-          f"processes outside the benchmark during a run{' (those rounds are noisier)' if foreign > 0.05 else ''}")
-    if load_before[0] > 0.5:
-        print(f"  note: load average {load_before[0]:.2f} before the run; the machine was not quiet")
+    benchlib.print_quiet_notes(load_before, max(run.foreign_cpu for key in runs for run in runs[key]), indent="  ")
     return {
-        "started": started.isoformat(timespec="seconds"),
-        "settings": {"rounds": args.rounds, "duration_s": args.duration, "connections": args.connections,
-                     "revocations": args.revocations, "wrk_threads": 2, "order": "ABBA (reversed every other round)",
-                     "quiet_wait_s": args.quiet_wait},
-        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before},
+        **benchlib.report_head(started, args, load_before, revocations=args.revocations),
         "targets": rows, "checks": checks, "redis_commands_during_on_redis": redis_commands,
     }
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -106,15 +105,10 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--listener", choices=("http", "tls"), default="http", help="the gate's listener to load")
-    parser.add_argument("--quiet-wait", type=float, default=300,
-                        help="before each run, wait up to this many seconds for other processes to leave the CPU "
-                             "(under 5 %%; the machine is shared), and repeat a run during which they took more "
-                             "than 5 %% (3 runs at most); 0: neither")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS",
-                        help="after the rounds, perf-record the responder under the bearer and the session load for "
-                             "SECONDS each and print where its CPU samples go")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    benchlib.add_paired_arguments(
+        parser, RESULTS,
+        "after the rounds, perf-record the responder under the bearer and the session load for "
+        "SECONDS each and print where its CPU samples go")
     args = parser.parse_args()
     benchlib.stop_cleanly_on_sigterm()
     from harness.stack import free_port
@@ -169,10 +163,7 @@ def main() -> int:
                 counts = {"session_checks": log.count("auth.via=session"), "renewed": log.count("session.renewed=true"),
                           "auth_checks": log.count("http.path=/auth ")}
     finally:
-        if args.keep:
-            print(f"work directory kept: {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.finish_workdir(workdir, args.keep)
 
     report = summarize(runs, labels, counts, args, started, load_before)
     if profiles:
@@ -193,8 +184,7 @@ def summarize(runs, labels, counts, args, started, load_before) -> dict:
     print(f"\nthe example gate ({args.listener} listener), wrk -t2 -c{args.connections} --latency, "
           f"{args.duration} s × {args.rounds} rounds (order reversed every other round); medians")
     header = f"{'target':36} {'2xx/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'µs/req':>7} {'errors':>7}"
-    print(header)
-    print("-" * len(header))
+    benchlib.print_table_header(header)
     rows = {}
     for key in runs:
         errors = sum(run.errors for run in runs[key])
@@ -219,17 +209,9 @@ def summarize(runs, labels, counts, args, started, load_before) -> dict:
     if counts:
         print(f"responder: {counts['auth_checks']} /auth checks logged, {counts['session_checks']} through the session "
               f"cookie, {counts['renewed']} renewals")
-    foreign = max(run.foreign_cpu for key in runs for run in runs[key])
-    print(f"{'note' if foreign > 0.05 else 'other processes'}: at most {100 * foreign:.1f} % of the CPU went to processes "
-          f"outside the benchmark during a run{' (those rounds are noisier)' if foreign > 0.05 else ''}")
-    if load_before[0] > 0.5:
-        print(f"note: load average {load_before[0]:.2f} before the run; the machine was not quiet")
+    benchlib.print_quiet_notes(load_before, max(run.foreign_cpu for key in runs for run in runs[key]))
     return {
-        "started": started.isoformat(timespec="seconds"),
-        "settings": {"rounds": args.rounds, "duration_s": args.duration, "connections": args.connections,
-                     "listener": args.listener, "wrk_threads": 2, "order": "ABBA (reversed every other round)",
-                     "quiet_wait_s": args.quiet_wait},
-        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before},
+        **benchlib.report_head(started, args, load_before, listener=args.listener),
         "targets": rows, "session_over_bearer": {"median": statistics.median(ratios), "per_round": ratios,
                                                  "responder_cpu_per_round": cpu},
         "responder_log": counts,

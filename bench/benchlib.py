@@ -292,6 +292,52 @@ def stop_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
+def add_paired_arguments(parser, results: Path, profile_help: str) -> None:
+    """The options every paired script shares: the quiet wait, the perf profile, where the
+    JSON goes, keeping the work directory."""
+    parser.add_argument("--quiet-wait", type=float, default=300,
+                        help="before each run, wait up to this many seconds for other processes to leave the CPU "
+                             "(under 5 %%; the machine is shared), and repeat a run during which they took more "
+                             "than 5 %% (3 runs at most); 0: neither")
+    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help=profile_help)
+    parser.add_argument("--out", type=Path, default=results)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+
+
+def print_table_header(header: str) -> None:
+    """A summary table's column line and the rule under it."""
+    print(header)
+    print("-" * len(header))
+
+
+def finish_workdir(workdir: Path, keep: bool) -> None:
+    """Removes a script's work directory, or says where it is when `--keep` asked for it."""
+    if keep:
+        print(f"work directory kept: {workdir}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_quiet_notes(load_before, foreign: float | None = None, indent: str = "") -> None:
+    """The lines under a summary that say how busy the machine was: the largest share of the
+    CPU other processes took during a kept run, and a load average above 0.5 before it."""
+    if foreign is not None:
+        print(f"{indent}{'note' if foreign > 0.05 else 'other processes'}: at most {100 * foreign:.1f} % of the CPU went to "
+              f"processes outside the benchmark during a run{' (those rounds are noisier)' if foreign > 0.05 else ''}")
+    if load_before[0] > 0.5:
+        print(f"{indent}note: load average {load_before[0]:.2f} before the run; the machine was not quiet")
+
+
+def report_head(started, args, load_before, **settings) -> dict:
+    """The fields every paired script's JSON report starts with."""
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "settings": {"rounds": args.rounds, "duration_s": args.duration, "connections": args.connections, **settings,
+                     "wrk_threads": 2, "order": "ABBA (reversed every other round)", "quiet_wait_s": args.quiet_wait},
+        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before},
+    }
+
+
 def memory_status(pid: int) -> dict[str, int]:
     """VmRSS and its parts (RssAnon: heap and stacks; RssFile: mapped binary and shared
     libraries), in KiB, from /proc/<pid>/status."""

@@ -223,8 +223,7 @@ def main() -> int:
     for item in checks:
         print(f"  {item['result']:4}  {item['target']:55} {item['measured']:8.2f} {item['unit']} "
               f"(limit {item['threshold']:g} {item['unit']})")
-    if load_before[0] > 0.5:
-        print(f"  note: load average {load_before[0]:.2f} before the run; the machine was not quiet")
+    benchlib.print_quiet_notes(load_before, indent="  ")
     if memory and memory["requests"] < 1_000_000:
         print(f"  note: {memory['requests']:,} requests, not 1 M: a smoke run, not a result")
 

@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -325,10 +324,7 @@ def main() -> int:
                 if redis is not None:
                     redis.stop()
     finally:
-        if args.keep:
-            print(f"work directory kept: {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.finish_workdir(workdir, args.keep)
 
     report = summarize(targets, args, started, load_before, memory)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -405,8 +401,7 @@ def summarize(targets: list[Target], args, started: datetime, load_before, memor
     print(f"\nwrk -t2 --latency; GET targets -c{args.connections}, POST /login -c{args.login_connections}; "
           f"{args.duration} s per run, {args.rounds} alternating round(s); medians")
     header = f"{'target':40} {'conns':>5} {'2xx/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'×limit':>7} {'vs peer':>22} {'errors':>7}"
-    print(header)
-    print("-" * len(header))
+    benchlib.print_table_header(header)
     rows = {}
     for target in targets:
         connections = args.connections if target.group == "get" else args.login_connections
@@ -465,8 +460,7 @@ def summarize(targets: list[Target], args, started: datetime, load_before, memor
         print(f"  {item['result']:6}  {item['target']:70} {item['measured']:7.3f} {comparison} {item['threshold']:g} "
               f"{item['unit']}{note}")
     print("  (resident memory after 1 M requests and the first answer after start: bench/memory.py)")
-    if load_before[0] > 0.5:
-        print(f"  note: load average {load_before[0]:.2f} before the run; the machine was not quiet")
+    benchlib.print_quiet_notes(load_before, indent="  ")
     if args.rounds < 3 or args.duration < 10:
         print("  note: fewer than 3 rounds of 10 s: a smoke run, not a result")
 
