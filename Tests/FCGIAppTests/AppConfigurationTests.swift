@@ -138,6 +138,9 @@ struct AppConfigurationTests {
             BadValue(key: "KEYCLOAK_REALM", value: "testing/../master"),
             BadValue(key: "KEYCLOAK_ISSUER", value: "sso.example.com/realms/x"),
             BadValue(key: "KEYCLOAK_CA_FILE", value: "/missing.pem"),
+            BadValue(key: "REVOCATION_STORE", value: "redis://:p%zz@127.0.0.1:6379"),
+            BadValue(key: "REVOCATION_STORE", value: "redis://127.0.0.1:99999"), BadValue(key: "REVOCATION_STORE", value: "redis://"),
+            BadValue(key: "REVOCATION_STORE", value: "http://127.0.0.1:6379"),
         ])
     func badValue(_ bad: BadValue) {
         var environment = Self.minimal
@@ -145,6 +148,7 @@ struct AppConfigurationTests {
         let error = problems(environment)
         #expect(error?.keys == [bad.key])
         #expect(error?.description.contains(Self.secret) == false)
+        #expect(error?.description.contains("p%zz") == false)
     }
 
     @Test("the summary redacts the secret and shows the rest")

@@ -70,6 +70,17 @@ public final class RedisRevocationStore: RevocationStore, @unchecked Sendable {
         try self.init(url: url, queueCapacity: 10_000, claimCapacity: 100_000)
     }
 
+    /// Why `url` cannot be used (never repeating it), or nil when it can: `--check-config`
+    /// and start-up name a bad URL before anything connects.
+    public static func problem(with url: String) -> String? {
+        do {
+            _ = try RedisEndpoint(url: url)
+            return nil
+        } catch {
+            return error.context
+        }
+    }
+
     /// Same, with the bounds of the outage queue and of the local replay guard.
     public init(url: String, queueCapacity: Int, claimCapacity: Int) throws(AuthError) {
         endpoint = try RedisEndpoint(url: url)

@@ -233,6 +233,10 @@ extension AppConfiguration {
                         reader.problem("REVOCATION_STORE", "must be a redis:// or unix:// URL, or unset")
                         return
                     }
+                    if let problem = RedisRevocationStore.problem(with: url) {
+                        reader.problem("REVOCATION_STORE", problem)
+                        return
+                    }
                     configuration.revocationStoreURL = Secret(url)
                 },
                 show: { $0.revocationStoreURL.map { Self.redactedURL($0.value) } ?? "memory" }),
