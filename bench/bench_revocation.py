@@ -281,16 +281,6 @@ def paired_cpu(runs: dict[str, list[WrkRun]], key: str, base: str = "off") -> li
             for run, base_run in zip(runs[key], runs[base])]
 
 
-def median_ci(values: list[float], level: float = 0.95, resamples: int = 4000) -> tuple[float, float]:
-    """A bootstrap percentile interval of the median (fixed seed: the same data, the same answer)."""
-    import random
-
-    generator = random.Random(1)
-    medians = sorted(statistics.median(generator.choices(values, k=len(values))) for _ in range(resamples))
-    tail = (1 - level) / 2
-    return medians[int(tail * resamples)], medians[min(resamples - 1, int((1 - tail) * resamples))]
-
-
 def spread_text(values: list[float]) -> str:
     return f"{100 * statistics.median(values):+5.1f} % ({100 * min(values):+.1f} … {100 * max(values):+.1f})"
 
@@ -332,7 +322,7 @@ def summarize(runs, labels, redis_commands, memory, args, started, load_before) 
         cost = statistics.median(paired_costs(runs, key))
         errors = sum(run.errors for run in runs[key]) + sum(run.errors for run in runs["off"])
         result = "MET" if cost <= COST_LIMIT and not errors else "MISSED"
-        low, high = median_ci(paired_costs(runs, key))
+        low, high = benchlib.median_ci(paired_costs(runs, key))
         checks.append({"target": f"the check ({labels[key]}) costs ≤ 5 % of 2xx/s",
                        "measured": cost, "threshold": COST_LIMIT, "result": result, "errors": errors,
                        "ci95": [low, high], "per_round": paired_costs(runs, key),
@@ -346,7 +336,7 @@ def summarize(runs, labels, redis_commands, memory, args, started, load_before) 
               f"[{100 * low:+.1f} … {100 * high:+.1f}]  (rounds: {spread} %)")
     if "off_b" in runs:
         costs = paired_costs(runs, "off_b")
-        low, high = median_ci(costs)
+        low, high = benchlib.median_ci(costs)
         spread = ", ".join(f"{100 * value:+.1f}" for value in costs)
         cpu = ", ".join(f"{100 * value:+.1f}" for value in paired_cpu(runs, "off_b"))
         print(f"  noise: the A/A control (two identical empty-list stacks): median {100 * statistics.median(costs):+.1f} % "

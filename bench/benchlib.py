@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -292,14 +293,15 @@ def stop_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def add_paired_arguments(parser, results: Path, profile_help: str) -> None:
-    """The options every paired script shares: the quiet wait, the perf profile, where the
-    JSON goes, keeping the work directory."""
+def add_paired_arguments(parser, results: Path, profile_help: str | None) -> None:
+    """The options every paired script shares: the quiet wait, the perf profile (unless
+    `profile_help` is None), where the JSON goes, keeping the work directory."""
     parser.add_argument("--quiet-wait", type=float, default=300,
                         help="before each run, wait up to this many seconds for other processes to leave the CPU "
                              "(under 5 %%; the machine is shared), and repeat a run during which they took more "
                              "than 5 %% (3 runs at most); 0: neither")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help=profile_help)
+    if profile_help is not None:
+        parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help=profile_help)
     parser.add_argument("--out", type=Path, default=results)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
 
@@ -354,6 +356,36 @@ def memory_status(pid: int) -> dict[str, int]:
 def resident_kib(pid: int) -> int:
     """VmRSS of a process, in KiB."""
     return memory_status(pid)["VmRSS"]
+
+
+def thread_count(pid: int) -> int:
+    """Threads of a process now (/proc/<pid>/status)."""
+    return int(re.search(r"^Threads:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE).group(1))
+
+
+def responder_workers(env: dict[str, str]) -> int:
+    """FCGI_WORKERS of the release binary under `env` (e.g. a Stack's responder_env()), as its
+    `--check-config` prints it: the explicit value, or the binary's default, whatever that is."""
+    from harness.stack import binary_path
+
+    checked = subprocess.run([str(binary_path()), "--check-config", "--env-file", "/dev/null"], env=env,
+                             capture_output=True, text=True, timeout=30)
+    found = re.search(r"^FCGI_WORKERS=(\d+)", checked.stdout, re.MULTILINE)
+    if checked.returncode != 0 or found is None:
+        raise RuntimeError(f"keycloak-fcgi --check-config: no FCGI_WORKERS ({checked.returncode}): "
+                           f"{(checked.stdout + checked.stderr).strip()[-400:]}")
+    return int(found.group(1))
+
+
+def median_ci(values: list[float], level: float = 0.95, resamples: int = 4000) -> tuple[float, float]:
+    """A bootstrap percentile interval of the median (fixed seed: the same data, the same answer)."""
+    import random
+    import statistics
+
+    generator = random.Random(1)
+    medians = sorted(statistics.median(generator.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return medians[int(tail * resamples)], medians[min(resamples - 1, int((1 - tail) * resamples))]
 
 
 def dev_certificate(directory: Path) -> Path:
@@ -449,6 +481,8 @@ class FloorResponder:
     FastCGI hop)."""
 
     workdir: Path
+    #: its threads (FCGI_WORKERS of fcgi_floor.c): as many as the responder it is compared with
+    workers: int = 64
     process: subprocess.Popen | None = None
 
     @property
@@ -462,9 +496,10 @@ class FloorResponder:
         binary = self.workdir / "fcgi_floor"
         subprocess.run([compiler, "-O2", "-o", str(binary), str(PEERS / "fcgi_floor.c"), "-lfcgi", "-lpthread"],
                        check=True)
-        # As many threads as keycloak-fcgi's default FCGI_WORKERS, so the two differ only in work.
+        # As many threads as the keycloak-fcgi it is compared with (64: its default FCGI_WORKERS
+        # today), so the two differ only in work.
         self.process = subprocess.Popen([str(binary), str(self.socket_path)], stdin=subprocess.DEVNULL,
-                                        env={**os.environ, "FCGI_WORKERS": "64"})
+                                        env={**os.environ, "FCGI_WORKERS": str(self.workers)})
         deadline = time.monotonic() + timeout
         while not self.socket_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -481,6 +516,118 @@ class FloorResponder:
         self.process.kill()
         self.process.wait()
         self.process = None
+
+
+# --- The benchmark stack (run_all.py's main stack, bench_nginx_configs.py's template) -------------
+
+# The test user of idp/users.json (the article's).
+USERNAME, PASSWORD = "abdullah", "Test#123456"
+FORM = "application/x-www-form-urlencoded"
+# High enough never to refuse a benchmark login (the template's limit_req is a brute-force brake
+# per client address; every wrk connection comes from 127.0.0.1).
+LOGIN_RATE, LOGIN_BURST = "1000000r/s", 100000
+
+
+def login_form() -> str:
+    """The body of `POST /login` for the test user."""
+    from urllib.parse import urlencode
+
+    return urlencode({"username": USERNAME, "password": PASSWORD})
+
+
+def password_grant_form(idp: IdentityProvider) -> str:
+    """The body of the same login at the provider's token endpoint directly (what python-keycloak sends)."""
+    from urllib.parse import urlencode
+
+    return urlencode({"grant_type": "password", "client_id": idp.client_id, "client_secret": idp.client_secret,
+                      "username": USERNAME, "password": PASSWORD, "scope": "openid"})
+
+
+RETURN_200 = """    # --- bench/run_all.py: the limit, and the peers behind the same TLS server -------------
+    location = /bench/return200 { default_type application/json; return 200 '{"ok":true}'; }"""
+
+# A variable in proxy_pass: the upstream is looked up when a request comes, so the server loads
+# before the upstream blocks are appended (the same reload as the gate, see GateStack).
+PEER_LOCATION = """
+    location /{prefix}/ {{
+        set $bench_peer {upstream};
+        rewrite ^/{prefix}(/.*)$ $1 break;
+        proxy_pass http://$bench_peer;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+    }}"""
+
+FLOOR_PATH = "/bench/fcgi-floor"
+FLOOR_LOCATION = """
+    location = /bench/fcgi-floor {{
+        set $bench_floor bench_fcgi_floor;
+        include /etc/nginx/fastcgi_params;{keep_conn}
+        fastcgi_pass $bench_floor;
+    }}"""
+
+# The template's kept-connection settings (template_keepalive_directives).
+FLOOR_UPSTREAM = """
+# bench: the do-nothing libfcgi responder (bench/peers/fcgi_floor.c).
+upstream bench_fcgi_floor {{
+    server unix:{socket};{directives}
+}}
+"""
+
+PEER_UPSTREAM = """
+# bench/run_all.py: peer {module}, kept connections as keycloak-fcgi's GET pool has.
+upstream {upstream} {{
+    server {address};
+    keepalive 64;
+}}
+"""
+
+
+def template_keepalive_directives(upstream_keepalive: int) -> list[str]:
+    """The `keepalive*` directives of the upstream the shipped template's `location /` passes
+    GETs to (today `keycloak_fcgi_keepalive`: keepalive, keepalive_requests 100,
+    keepalive_timeout 250ms), rendered, so the floor gets the same settings whatever the
+    template says; none when it keeps no connections."""
+    from harness.stack import TEMPLATE
+
+    text = TEMPLATE.read_text()
+    upstreams = dict(re.findall(r"^upstream\s+(\w+)\s*\{(.*?)^\}", text, re.MULTILINE | re.DOTALL))
+    body = upstreams.get("keycloak_fcgi_keepalive", upstreams.get("keycloak_fcgi", ""))
+    return [line.strip().replace("${UPSTREAM_KEEPALIVE}", str(upstream_keepalive))
+            for line in body.splitlines() if re.match(r"\s*keepalive(_\w+)?\s", line)]
+
+
+def make_bench_stack_class():
+    """BenchStack: bench_auth_gate's GateStack (the gate in front of its static API) plus the
+    limit, the FastCGI floor (the template's kept-connection settings) and the peer locations in
+    the TLS server, and the floor's and the peers' upstreams at http level."""
+    from bench_auth_gate import STATIC_API, GateStack
+
+    class BenchStack(GateStack):
+        def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
+                     gate_tls_port: int | None = None, **options):
+            static_port = free_port()
+            directives = template_keepalive_directives(options.get("upstream_keepalive", 16))
+            locations = RETURN_200 + FLOOR_LOCATION.format(
+                keep_conn="\n        fastcgi_keep_conn on;" if directives else "") + "".join(
+                PEER_LOCATION.format(prefix=prefix, upstream=f"bench_{prefix.replace('-', '_')}")
+                for prefix in peers)
+            upstreams = "".join(
+                PEER_UPSTREAM.format(module=peer.module, upstream=f"bench_{prefix.replace('-', '_')}",
+                                     address=peer.address)
+                for prefix, peer in peers.items()) + FLOOR_UPSTREAM.format(
+                socket=floor.socket_path, directives="".join(f"\n    {line}" for line in directives))
+            super().__init__(workdir, tls_dir, upstream_address=f"127.0.0.1:{static_port}",
+                             gate_extra=STATIC_API.format(port=static_port) + upstreams,
+                             extra_locations=locations, **options)
+            if gate_tls_port is not None:
+                # Chosen before the provider starts, which must know the sign-in callback.
+                self.gate_tls_port = gate_tls_port
+
+        def floor_url(self) -> str:
+            return self.url(FLOOR_PATH)
+
+    return BenchStack
 
 
 # --- Browser sessions (the gate's session cookie) ------------------------------------------------

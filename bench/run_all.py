@@ -25,10 +25,15 @@ Then `wrk -t2 -c64 -d10s --latency` against each GET target, and `-c8` against e
 target, one after the other, in `--rounds` alternating rounds; prints medians (requests/s, p50,
 p99), the ratios, and every target of the issue with MET/MISSED; writes
 bench/results/latest.json and bench/results/latest.png. Memory and start-up: bench/memory.py.
+Then, with its own provider and stacks, bench/bench_nginx_configs.py's rows: keycloak-fcgi next to
+the do-nothing floor behind the shipped template, the nginx docs' ordinary keep-alive recipe and
+no keep-alive, at -c64 and -c256 and POST /login at -c8 (`--configs`, default all; none with
+`--only` unless named; `--no-configs`); their targets join the list.
 
     python3 bench/run_all.py [--rounds 3] [--duration 10] [--connections 64]
                              [--login-connections 8] [--quick] [--only KEY,KEY] [--no-install]
-                             [--revocations 10000]
+                             [--revocations 10000] [--configs template,ordinary,nokeepalive]
+                             [--no-configs]
 """
 
 from __future__ import annotations
@@ -45,89 +50,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402
-from benchlib import RESULTS, FloorResponder, IdentityProvider, Peer, RedisServer, WrkRun, run_wrk  # noqa: E402
+import bench_nginx_configs  # noqa: E402
+from benchlib import (FORM, LOGIN_BURST, LOGIN_RATE, PASSWORD, RESULTS, USERNAME, FloorResponder,  # noqa: E402
+                      IdentityProvider, Peer, RedisServer, WrkRun, run_wrk)
 
-# The test user of idp/users.json (the article's).
-USERNAME, PASSWORD = "abdullah", "Test#123456"
-FORM = "application/x-www-form-urlencoded"
-# High enough never to refuse a benchmark login (the template's limit_req is a brute-force brake
-# per client address; every wrk connection comes from 127.0.0.1).
-LOGIN_RATE, LOGIN_BURST = "1000000r/s", 100000
 USERINFO_THREADS = {"FCGI_WORKERS": "80", "KEYCLOAK_MAX_CONCURRENT_CALLS": "72"}
-
-RETURN_200 = """    # --- bench/run_all.py: the limit, and the peers behind the same TLS server -------------
-    location = /bench/return200 { default_type application/json; return 200 '{"ok":true}'; }"""
-
-# A variable in proxy_pass: the upstream is looked up when a request comes, so the server loads
-# before the upstream blocks are appended (the same reload as the gate, see GateStack).
-PEER_LOCATION = """
-    location /{prefix}/ {{
-        set $bench_peer {upstream};
-        rewrite ^/{prefix}(/.*)$ $1 break;
-        proxy_pass http://$bench_peer;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_set_header Host $host;
-    }}"""
-
-FLOOR_LOCATION = """
-    location = /bench/fcgi-floor {{
-        set $bench_floor bench_fcgi_floor;
-        include /etc/nginx/fastcgi_params;
-        fastcgi_keep_conn on;
-        fastcgi_pass $bench_floor;
-    }}"""
-
-# The same kept-connection settings as the template's keycloak_fcgi_keepalive upstream.
-FLOOR_UPSTREAM = """
-# bench/run_all.py: the do-nothing libfcgi responder (bench/peers/fcgi_floor.c).
-upstream bench_fcgi_floor {{
-    server unix:{socket};
-    keepalive 16;
-    keepalive_requests 100;
-    keepalive_timeout 250ms;
-}}
-"""
-
-PEER_UPSTREAM = """
-# bench/run_all.py: peer {module}, kept connections as keycloak-fcgi's GET pool has.
-upstream {upstream} {{
-    server {address};
-    keepalive 64;
-}}
-"""
-
-
-def make_bench_stack_class():
-    """BenchStack: bench_auth_gate's GateStack (the gate in front of its static API) plus the
-    limit and the peer locations in the TLS server and the peers' upstreams at http level."""
-    from bench_auth_gate import STATIC_API, GateStack
-    from harness.stack import free_port
-
-    class BenchStack(GateStack):
-        def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
-                     gate_tls_port: int | None = None, **options):
-            static_port = free_port()
-            locations = RETURN_200 + FLOOR_LOCATION.format() + "".join(
-                PEER_LOCATION.format(prefix=prefix, upstream=f"bench_{prefix.replace('-', '_')}")
-                for prefix in peers)
-            upstreams = "".join(
-                PEER_UPSTREAM.format(module=peer.module, upstream=f"bench_{prefix.replace('-', '_')}",
-                                     address=peer.address)
-                for prefix, peer in peers.items()) + FLOOR_UPSTREAM.format(socket=floor.socket_path)
-            super().__init__(workdir, tls_dir, upstream_address=f"127.0.0.1:{static_port}",
-                             gate_extra=STATIC_API.format(port=static_port) + upstreams,
-                             extra_locations=locations, **options)
-            if gate_tls_port is not None:
-                # Chosen before the provider starts, which must know the sign-in callback.
-                self.gate_tls_port = gate_tls_port
-
-    return BenchStack
 
 
 @dataclass
@@ -169,13 +100,22 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     parser.add_argument("--revocations", type=int, default=10000,
                         help="entries in the revoked stacks' revocation lists")
+    parser.add_argument("--configs", default=None,
+                        help="nginx configurations for bench_nginx_configs.py's rows (comma-separated, of "
+                             f"{','.join(bench_nginx_configs.CONFIGS)}; default: all, none with --only)")
+    parser.add_argument("--no-configs", action="store_true", help="leave out the nginx configurations' rows")
     args = parser.parse_args()
     benchlib.stop_cleanly_on_sigterm()
     if args.quick:
         args.rounds, args.duration = 1, 3
+    configs = [] if args.no_configs else [name.strip() for name in (
+        args.configs if args.configs is not None else "" if args.only else ",".join(bench_nginx_configs.CONFIGS)
+    ).split(",") if name.strip()]
+    if set(configs) - set(bench_nginx_configs.CONFIGS):
+        parser.error(f"unknown --configs: {', '.join(sorted(set(configs) - set(bench_nginx_configs.CONFIGS)))}")
 
     benchlib.ensure_requirements(install=not args.no_install)
-    BenchStack = make_bench_stack_class()
+    BenchStack = benchlib.make_bench_stack_class()
     from harness.stack import Stack, free_port
 
     wanted = {"limit", *(key.strip() for key in args.only.split(","))} if args.only else None
@@ -193,6 +133,7 @@ def main() -> int:
     stacks: list = []
     targets: list[Target] = []
     memory: dict[str, int] = {}
+    configs_measured = None
     try:
         # The gate's TLS port is chosen first: the provider must know the sign-in callback on it.
         gate_tls_port = free_port()
@@ -254,14 +195,12 @@ def main() -> int:
                         break
                 bearer = f"Bearer {token}"
                 cookie = benchlib.sign_in(main_stack.gate_tls_url(""), tls / "ca.crt", USERNAME, PASSWORD)
-                login_body = urlencode({"username": USERNAME, "password": PASSWORD})
-                idp_body = urlencode({"grant_type": "password", "client_id": idp.client_id,
-                                      "client_secret": idp.client_secret, "username": USERNAME,
-                                      "password": PASSWORD, "scope": "openid"})
+                login_body = benchlib.login_form()
+                idp_body = benchlib.password_grant_form(idp)
                 targets = [
                     Target("limit", "nginx return 200 (the limit)", "get", main_stack.url("/bench/return200")),
                     Target("fcgi_floor", "do-nothing libfcgi responder (the floor)", "get",
-                           main_stack.url("/bench/fcgi-floor"), authorization=bearer),
+                           main_stack.floor_url(), authorization=bearer),
                     Target("fcgi_cache", "keycloak-fcgi /protected jwks+cache", "get",
                            main_stack.url("/protected"), "peer_jwt", authorization=bearer),
                     *(Target(key, label, "get", revoked_stacks[key].url("/protected"), "fcgi_cache",
@@ -323,10 +262,14 @@ def main() -> int:
                     floor.stop()
                 if redis is not None:
                     redis.stop()
+        if configs:
+            # Its own provider, stacks and floors, once the stacks above are stopped.
+            configs_measured = bench_nginx_configs.measure(configs, rounds=args.rounds, duration=args.duration,
+                                                           workdir=workdir / "configs", tls=tls)
     finally:
         benchlib.finish_workdir(workdir, args.keep)
 
-    report = summarize(targets, args, started, load_before, memory)
+    report = summarize(targets, args, started, load_before, memory, configs_measured)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     chart(targets, args, args.out / "latest.png")
@@ -341,7 +284,7 @@ def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: st
 
     user = {"preferred_username": "abdullah", "email": "abdullah@example.com", "full_name": "Abdullah Alqahtani"}
     check(main_stack.get("/bench/return200").status_code == 200, "the limit location")
-    floor = main_stack.get("/bench/fcgi-floor")
+    floor = main_stack.get(benchlib.FLOOR_PATH)
     check(floor.status_code == 200 and floor.json() == {"ok": True}, "the FastCGI floor responder")
     for stack in (main_stack, nocache, userinfo):
         answer = stack.protected(token)
@@ -379,9 +322,8 @@ def sanity_checks(main_stack, nocache, userinfo, idp, token: str, login_body: st
     for path in ("/login", "/peer-seed/login"):
         answer = main_stack.post(path, data=login_body, headers={"Content-Type": FORM})
         check(answer.status_code == 200 and answer.json().get("access_token"), f"POST {path}: {answer.status_code} {answer.text}")
-    answer = requests.post(idp.token_url, data={"grant_type": "password", "client_id": idp.client_id,
-                                                "client_secret": idp.client_secret, "username": USERNAME,
-                                                "password": PASSWORD, "scope": "openid"}, timeout=10)
+    answer = requests.post(idp.token_url, data=benchlib.password_grant_form(idp),
+                           headers={"Content-Type": FORM}, timeout=10)
     check(answer.status_code == 200 and answer.json().get("access_token"), f"the provider's token endpoint: {answer.status_code}")
 
 
@@ -393,7 +335,8 @@ def verdict(measured: float, threshold: float, higher_is_better: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
-def summarize(targets: list[Target], args, started: datetime, load_before, memory: dict[str, int]) -> dict:
+def summarize(targets: list[Target], args, started: datetime, load_before, memory: dict[str, int],
+              configs_measured=None) -> dict:
     by_key = {target.key: target for target in targets}
     limit = by_key["limit"]
     limit_rps, limit_p99 = limit.median("ok_rps"), limit.median("p99_ms")
@@ -452,13 +395,13 @@ def summarize(targets: list[Target], args, started: datetime, load_before, memor
     if "login_fcgi" in by_key and "login_idp" in by_key:
         add("/login req/s ≥ 95 % of the provider's token endpoint", ("login_fcgi", "login_idp"),
             by_key["login_fcgi"].median("ok_rps") / by_key["login_idp"].median("ok_rps"), 0.95, "× provider", True)
+    configs_report = None
+    if configs_measured is not None:
+        configs_report, configs_checks = bench_nginx_configs.summarize(configs_measured)
+        checks += configs_checks
 
     print("\ntargets (issue), measured in this run")
-    for item in checks:
-        comparison = "≥" if item["target"].count("≥") else "≤"
-        note = f"  ({item['errors']} errors)" if item["errors"] else ""
-        print(f"  {item['result']:6}  {item['target']:70} {item['measured']:7.3f} {comparison} {item['threshold']:g} "
-              f"{item['unit']}{note}")
+    bench_nginx_configs.print_checks(checks)
     print("  (resident memory after 1 M requests and the first answer after start: bench/memory.py)")
     benchlib.print_quiet_notes(load_before, indent="  ")
     if args.rounds < 3 or args.duration < 10:
@@ -473,6 +416,7 @@ def summarize(targets: list[Target], args, started: datetime, load_before, memor
         "targets": rows,
         "checks": checks,
         "responder_rss_kib": memory,
+        "nginx_configs": configs_report,
     }
 
 
