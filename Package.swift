@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // hiredis 0.14 (Debian bookworm) for the revocation list shared through Redis.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // epoll, eventfd and timerfd for the FastCGI dispatcher (glibc; no library to link).
+        .systemLibrary(name: "CLinux"),
 
         // The process's system library: threads, time units, standard streams, file reads,
         // signals, the allocator. With the C edges, the only code that imports Glibc.
@@ -48,6 +50,7 @@ let package = Package(
             dependencies: [
                 "Auth",
                 "CFastCGI",
+                "CLinux",
                 "Platform",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,6 +108,7 @@ let package = Package(
             dependencies: [
                 "FCGIApp",
                 "Auth",
+                "Platform",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

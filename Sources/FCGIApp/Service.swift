@@ -53,12 +53,15 @@ package enum Service {
         let listener = try FastCGIListener(
             address: configuration.listen, backlog: configuration.backlog, mode: configuration.socketMode,
             systemd: configuration.systemdSockets)
-        let server = FastCGIServer(application: application, listener: listener, workers: configuration.workers)
+        let server = try FastCGIServer(
+            application: application, listener: listener, workers: configuration.workers,
+            maximumConnections: configuration.maximumConnections)
         server.start()
         logger.info(
             "listening",
             metadata: [
                 "fcgi.listen": "\(configuration.listen)", "fcgi.workers": "\(configuration.workers)",
+                "fcgi.max_connections": "\(configuration.maximumConnections)",
                 "auth.verify": "\(configuration.verifyMode.rawValue)", "curl": "\(Curl.version)",
             ])
 

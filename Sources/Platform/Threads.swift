@@ -1,5 +1,10 @@
 import Glibc
 
+/// The processors this process may run on now (at least 1).
+public var onlineProcessorCount: Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
 /// A mutex with a condition variable (POSIX threads), used where Foundation's `NSCondition`
 /// would be: the package imports only FoundationEssentials, so the statically linked binary
 /// carries neither Foundation's Objective-C layer nor ICU (docs/design.md, "Memory").

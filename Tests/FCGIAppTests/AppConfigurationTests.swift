@@ -1,6 +1,7 @@
 import Auth
 import Foundation
 import Logging
+import Platform
 import Testing
 
 @testable import FCGIApp
@@ -41,8 +42,9 @@ struct AppConfigurationTests {
         #expect(configuration.provider.limits.caFile == nil)
         #expect(configuration.listen == .tcp(host: "127.0.0.1", port: 9000))
         #expect(configuration.socketMode == 0o660)
-        #expect(configuration.workers == 64)
-        #expect(configuration.maximumConcurrentProviderCalls == 48)
+        #expect(configuration.workers == 8 + 4 * onlineProcessorCount)
+        #expect(configuration.maximumConcurrentProviderCalls == configuration.workers - max(2, configuration.workers / 4))
+        #expect(configuration.maximumConnections == 512)
         #expect(configuration.backlog == 1024)
         #expect(configuration.maximumBodyBytes == 65536)
         #expect(configuration.verifyMode == .jwks)

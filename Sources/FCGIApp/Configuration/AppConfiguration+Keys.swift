@@ -1,6 +1,7 @@
 import Auth
 import FoundationEssentials
 import Logging
+import Platform
 
 extension AppConfiguration {
     /// Every key, in the order of the README's configuration table (a test keeps the two equal;
@@ -121,9 +122,18 @@ extension AppConfiguration {
                 meaning: #"permissions of a unix socket (nginx's user needs write access)"#,
                 read: { reader, configuration in configuration.socketMode = reader.octal("FCGI_SOCKET_MODE", default: 0o660) },
                 show: { String($0.socketMode, radix: 8) }),
+            ConfigurationKey(
+                name: "FCGI_WORKERS", defaultText: "`8 + 4 × CPUs`",
+                meaning:
+                    #"worker threads, each with its own FastCGI request and curl handle. Idle kept connections hold none (they wait in one epoll set), so this is what the CPUs and the provider calls need, not the number of connections (docs/design.md)"#,
+                read: { reader, configuration in
+                    configuration.workers = reader.integer(
+                        "FCGI_WORKERS", default: AppConfiguration.defaultWorkers, range: 1...1024)
+                },
+                show: { "\($0.workers)" }),
             .integer(
-                "FCGI_WORKERS", default: 64, range: 1...1024, \.workers,
-                #"worker threads, each with its own FastCGI request and curl handle; at least the number of requests nginx sends at once under load, so none waits in the backlog (docs/design.md)"#
+                "FCGI_MAX_CONNECTIONS", default: 512, range: 8...65536, \.maximumConnections,
+                #"FastCGI connections open at once (kept idle ones included); at the bound new ones wait in the listen backlog, with a warning"#
             ),
             ConfigurationKey(
                 name: "KEYCLOAK_MAX_CONCURRENT_CALLS", defaultText: "workers − max(2, workers/4)",

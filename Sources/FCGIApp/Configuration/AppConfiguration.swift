@@ -7,6 +7,10 @@ import Platform
 /// (environment wins), validated in one pass, then passed down. What each key means, its
 /// default and how it is read are in `AppConfiguration.keys`, the one table of keys.
 package struct AppConfiguration: Sendable {
+    /// `FCGI_WORKERS` when unset: enough threads for the CPUs and for the provider calls a
+    /// few of them may be waiting on (16 on 2 CPUs; the provider-call cap is then 12).
+    static var defaultWorkers: Int { min(1024, 8 + 4 * onlineProcessorCount) }
+
     /// How `/protected` checks a token (`AUTH_VERIFY`).
     enum VerifyMode: String, Sendable, CaseIterable {
         /// Local signature and claim checks against the provider's cached JWKS (default).
@@ -37,7 +41,8 @@ package struct AppConfiguration: Sendable {
     /// What systemd passed with socket activation (read with `FCGI_LISTEN=systemd`).
     var systemdSockets = SystemdSockets()
     var socketMode = 0o660
-    var workers = 64
+    var workers = AppConfiguration.defaultWorkers
+    var maximumConnections = 512
     var backlog = 1024
     var maximumBodyBytes = 65536
     var verifyMode = VerifyMode.jwks

@@ -30,10 +30,62 @@ enum FastCGIRecordGuard {
     private static let beginRequest: UInt8 = 1
     private static let params: UInt8 = 4
 
+    /// What one look at a connection's waiting bytes found.
+    enum Peek: Equatable {
+        /// A complete, well-formed request start.
+        case complete
+        /// Nothing waiting (an idle kept connection, or a spurious wake-up).
+        case empty
+        /// The start of a request whose rest has not arrived yet.
+        case partial
+        /// The peer closed the connection, or it failed.
+        case closed
+        /// Not a request libfcgi may safely read; the reason is for the log.
+        case invalid(String)
+    }
+
+    /// Looks at the bytes waiting on `descriptor` without consuming or waiting for them (the
+    /// dispatcher's check: no thread waits on a connection). `scratch` is the caller's buffer,
+    /// reused across requests (a fresh 4 KiB buffer per request showed up in profiles as
+    /// malloc and memset); it grows when a request start needs more.
+    static func peek(_ descriptor: Int32, scratch: inout [UInt8]) -> Peek {
+        if scratch.count < 4096 { scratch = [UInt8](repeating: 0, count: 4096) }
+        var size = scratch.count
+        // Set when the peer had stopped sending before the latest peek, which then saw
+        // everything it will ever send. Asked only when a request start is incomplete: one
+        // syscall less per request.
+        var halfClosed = false
+        while true {
+            if scratch.count < size { scratch += [UInt8](repeating: 0, count: size - scratch.count) }
+            let peeked = scratch.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, size, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
+            if peeked == 0 { return .closed }
+            if peeked < 0 {
+                if errno == EAGAIN || errno == EINTR { return .empty }
+                return .closed
+            }
+            switch check(scratch[..<peeked]) {
+            case .complete:
+                return .complete
+            case .broken(let reason):
+                return .invalid(reason)
+            case .needMore:
+                if peeked >= maximumBytes { return .invalid("request start over \(maximumBytes) bytes") }
+                if peeked == size {
+                    size = min(size * 4, maximumBytes + 8)
+                    continue
+                }
+                if halfClosed { return .invalid("connection half-closed inside a request start") }
+                // Peek once more after asking: what arrived before the shutdown is then all here.
+                halfClosed = peerStoppedSending(descriptor)
+                if halfClosed { continue }
+                return .partial
+            }
+        }
+    }
+
     /// Waits for the next request on `descriptor` (returning `.stopping` when `isStopping`
-    /// becomes true while nothing is waiting) and checks its records. `scratch` is the
-    /// caller's buffer, reused across requests (a fresh 4 KiB buffer per request showed up
-    /// in profiles as malloc and memset); it grows when a request start needs more.
+    /// becomes true while nothing is waiting) and checks its records: `peek`, waiting on the
+    /// connection. The fuzz target's path; the server's dispatcher peeks without waiting.
     static func inspect(_ descriptor: Int32, scratch: inout [UInt8], isStopping: () -> Bool) -> Verdict {
         // The first byte: nginx may keep an idle connection open for a while.
         while true {
@@ -44,34 +96,13 @@ enum FastCGIRecordGuard {
             if isStopping() { return .stopping }
         }
         var waited = 0
-        if scratch.count < 4096 { scratch = [UInt8](repeating: 0, count: 4096) }
-        var size = scratch.count
-        // Set when the peer had stopped sending before the latest peek, which then saw
-        // everything it sent. Not asked before the first peek: one syscall less per request.
-        var halfClosed = false
         while true {
-            if scratch.count < size { scratch += [UInt8](repeating: 0, count: size - scratch.count) }
-            let peeked = scratch.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, size, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
-            if peeked == 0 { return .closed }
-            if peeked < 0 && errno != EAGAIN && errno != EINTR { return .closed }
-            let available = max(0, peeked)
-            switch check(scratch[..<available]) {
-            case .complete:
-                return .valid
-            case .broken(let reason):
-                return .invalid(reason)
-            case .needMore:
-                if available >= maximumBytes { return .invalid("request start over \(maximumBytes) bytes") }
-                if halfClosed && available < size {
-                    return .invalid("connection half-closed inside a request start")
-                }
-                if available == size {
-                    size = min(size * 4, maximumBytes + 8)
-                    continue
-                }
+            switch peek(descriptor, scratch: &scratch) {
+            case .complete: return .valid
+            case .closed: return .closed
+            case .invalid(let reason): return .invalid(reason)
+            case .empty, .partial:
                 if waited >= completionTimeoutMilliseconds { return .invalid("incomplete request start") }
-                halfClosed = peerStoppedSending(descriptor)
-                if halfClosed { continue }
                 usleep(1_000)
                 waited += 1
             }

@@ -49,9 +49,31 @@ final class FastCGIRequest {
         FCGX_Accept_r(request) >= 0
     }
 
-    /// Ends the current request: flushes output and, without keep-alive, closes the connection.
-    func finish() {
-        FCGX_Finish_r(request)
+    /// Whether nginx asked to keep the connection for further requests (`FCGI_KEEP_CONN` in the
+    /// current request's BEGIN_REQUEST; `fastcgi_keep_conn on`).
+    var peerKeepsConnection: Bool { request.pointee.keepConnection != 0 }
+
+    /// Ends the current request as `FCGX_Finish_r` does (flushes the output, sends
+    /// END_REQUEST, frees the streams and parameters) but never closes the connection: the
+    /// caller decides, because libfcgi's close lingers on the connection for up to 2 s per
+    /// read and `select`s on a descriptor that may be above FD_SETSIZE. True when the streams
+    /// ended without an error (the connection can serve another request).
+    func finish() -> Bool {
+        var failed = false
+        if request.pointee.in != nil {
+            failed = FCGX_FClose(request.pointee.err) != 0
+            failed = FCGX_FClose(request.pointee.out) != 0 || failed
+            failed = FCGX_GetError(request.pointee.in) != 0 || failed
+        }
+        FCGX_Free(request, 0)
+        return !failed
+    }
+
+    /// Gives up the current connection without closing it; its descriptor, or -1.
+    func release() -> Int32 {
+        let descriptor = request.pointee.ipcFd
+        request.pointee.ipcFd = -1
+        return descriptor
     }
 
     /// A FastCGI parameter of the current request.

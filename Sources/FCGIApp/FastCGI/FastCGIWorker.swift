@@ -33,9 +33,34 @@ package final class FastCGIWorker {
         request.closeConnection()
     }
 
-    /// Waits for the next request on the held connection and serves it. False when there was
-    /// none to serve: the peer closed the connection, its records were malformed (logged), the
-    /// server is stopping, or libfcgi refused the stream; the connection is closed then.
+    /// What becomes of a connection after its request.
+    package enum Continuation: Equatable {
+        /// nginx keeps it and the streams ended cleanly: it may carry another request.
+        case keep
+        /// Done with it: the caller closes it.
+        case close
+        /// libfcgi refused the stream and has already closed it.
+        case gone
+    }
+
+    /// Serves the one request waiting, complete, on `connection` (the dispatcher peeked at it
+    /// with the record guard) and gives the connection back, open, with what to do with it.
+    package func serve(connection: Int32) -> Continuation {
+        request.adopt(connection)
+        guard request.accept() else {
+            _ = request.release()
+            return .gone
+        }
+        let continuation = respond()
+        _ = request.release()
+        return continuation
+    }
+
+    /// Waits for the next request on the held connection and serves it (the fuzz target's
+    /// path: one thread on one connection). False when there was none to serve: the peer
+    /// closed the connection, its records were malformed (logged), the server is stopping, or
+    /// libfcgi refused the stream; the connection is closed then, and after a request nginx
+    /// did not ask to keep it for.
     @discardableResult
     package func serveNextRequest(isStopping: () -> Bool) -> Bool {
         switch FastCGIRecordGuard.inspect(request.connectionDescriptor, scratch: &scratch, isStopping: isStopping) {
@@ -49,9 +74,20 @@ package final class FastCGIWorker {
             request.closeConnection()
             return false
         }
+        let descriptor = request.connectionDescriptor
         guard request.accept() else {
             return false  // libfcgi rejected the stream and closed the connection
         }
+        if respond() == .keep {
+            request.adopt(descriptor)
+        } else {
+            request.closeConnection()
+        }
+        return true
+    }
+
+    /// The accepted request: read → route → write → finish → count → log.
+    private func respond() -> Continuation {
         let started = ContinuousClock.now
         let requestID = request.requestID ?? RequestLog.makeRequestID()
         var logger = application.logger
@@ -71,11 +107,12 @@ package final class FastCGIWorker {
             response = HTTPResponse(error: .bodyTooLarge(limit: maximumBody))
         }
         log.delivered = request.write(response, extraHeaders: [("X-Request-ID", requestID)])
-        request.finish()
+        let keep = request.peerKeepsConnection
+        let clean = request.finish()
         log.duration = ContinuousClock.now - started
         log.response = response
         worker.metrics.record(route: application.router.routeLabel(for: log.path), status: response.status.code, duration: log.duration)
         log.write(to: logger)
-        return true
+        return keep && clean ? .keep : .close
     }
 }

@@ -123,7 +123,7 @@ def test_rendered_nginx_configuration_is_valid(tmp_path):
     assert values["TLS_CERTIFICATE_KEY"] == "/etc/nginx/tls/tls.key"
     values.update(TLS_CERTIFICATE=str(tls / "tls.crt"), TLS_CERTIFICATE_KEY=str(tls / "tls.key"))
     rendered = render(TEMPLATE.read_text(), values)
-    assert rendered.count("server app:9000 resolve;") == 2  # the plain and the keepalive upstream
+    assert rendered.count("server app:9000 resolve;") == 1  # the one upstream (keepalive for every method)
     rendered = rendered.replace("server app:9000 resolve;", "server 127.0.0.1:9000;")
 
     prefix = tmp_path / "nginx"

@@ -169,3 +169,106 @@ def test_a_stalled_request_start_is_dropped_after_the_completion_timeout(stack):
         waited = time.monotonic() - started
     assert 3 < waited < 10, waited
     all_workers_serve(stack, WORKERS)
+
+
+def open_connection(path: Path, data: bytes = b"") -> socket.socket:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(10)
+    connection.connect(str(path))
+    if data:
+        connection.sendall(data)
+    return connection
+
+
+def test_idle_and_half_sent_connections_hold_no_worker(stack):
+    """Four times as many connections as workers, half idle, half with a partial request start,
+    wait in the epoll set: a complete request is answered at once. (With a thread per
+    connection each of them held a worker, and the request waited in the backlog.)"""
+    held = [open_connection(stack.socket_path, BEGIN + _record(PARAMS, _pairs(ROOT)) if index % 2 else b"")
+            for index in range(4 * WORKERS)]
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        status, _, body = fastcgi_client.request(str(stack.socket_path), ROOT, timeout=3)
+        assert status == 200, body
+        assert time.monotonic() - started < 1.5
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_a_body_that_stops_arriving_ends_its_request_within_the_socket_timeout(stack):
+    """A complete request start announcing a body that never comes holds its worker inside
+    libfcgi's read for at most the 5 s socket timeout; the connection is then closed."""
+    params = {"REQUEST_METHOD": "POST", "DOCUMENT_URI": "/login", "REQUEST_URI": "/login",
+              "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": "64"}
+    with open_connection(stack.socket_path, BEGIN + _record(PARAMS, _pairs(params)) + _record(PARAMS, b"")) as connection:
+        connection.settimeout(15)
+        started = time.monotonic()
+        try:
+            while connection.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        waited = time.monotonic() - started
+    assert 3 < waited < 10, waited
+    all_workers_serve(stack, WORKERS)
+
+
+def test_at_the_connection_bound_new_connections_wait_until_one_closes(tmp_path_factory, tls_dir):
+    """FCGI_MAX_CONNECTIONS open connections: the next one waits in the listen backlog (its
+    request is not answered) with a warning, and is served once the others close."""
+    from harness.stack import Stack
+    bound = 8
+    with Stack(tmp_path_factory.mktemp("fcgi-bound"), tls_dir, env={
+        "KEYCLOAK_ISSUER": "http://127.0.0.1:9/realms/none", "KEYCLOAK_CLIENT_ID": "c",
+        "KEYCLOAK_CLIENT_SECRET": "s", "FCGI_WORKERS": "2", "FCGI_MAX_CONNECTIONS": str(bound),
+    }, wait_for_keys=False) as running:
+        idle = [open_connection(running.socket_path) for _ in range(bound)]
+        late = None
+        try:
+            running.wait_until(lambda: "FastCGI connection limit reached" in running.responder_log(),
+                               "the connection limit to be logged", timeout=10)
+            late = open_connection(running.socket_path, complete())
+            late.settimeout(1.5)
+            with pytest.raises(socket.timeout):
+                late.recv(100)
+            for connection in idle:
+                connection.close()
+            idle = []
+            late.settimeout(10)
+            answer = b""
+            while chunk := late.recv(65536):
+                answer += chunk
+            assert b"Status: 200" in answer, answer[:200]
+            assert "FastCGI connections below the limit again: accepting" in running.responder_log()
+            assert fastcgi_client.get(str(running.socket_path), "/")[0] == 200
+        finally:
+            for connection in idle + ([late] if late else []):
+                connection.close()
+
+
+def test_sigterm_closes_idle_kept_connections_and_exits(tmp_path_factory, tls_dir):
+    """Idle kept connections (after a request with FCGI_KEEP_CONN) and never-used ones do not
+    keep the responder from stopping: SIGTERM closes them and it exits 0 at once."""
+    from harness.stack import Stack
+    with Stack(tmp_path_factory.mktemp("fcgi-sigterm"), tls_dir, env={
+        "KEYCLOAK_ISSUER": "http://127.0.0.1:9/realms/none", "KEYCLOAK_CLIENT_ID": "c",
+        "KEYCLOAK_CLIENT_SECRET": "s", "FCGI_WORKERS": "2",
+    }, wait_for_keys=False) as running:
+        kept = []
+        for _ in range(6):
+            connection = open_connection(running.socket_path, complete(begin=BEGIN_KEEP))
+            assert b"Status: 200" in read_until_end_request(connection)
+            kept.append(connection)
+        kept += [open_connection(running.socket_path) for _ in range(6)]
+        try:
+            started = time.monotonic()
+            assert running.stop_responder(timeout=10) == 0, running.responder_log()[-2000:]
+            assert time.monotonic() - started < 3
+            for connection in kept:
+                connection.settimeout(2)
+                assert connection.recv(10) == b""
+        finally:
+            for connection in kept:
+                connection.close()

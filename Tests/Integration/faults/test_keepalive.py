@@ -1,11 +1,13 @@
-"""nginx keeps FastCGI connections open for GET (fastcgi_keep_conn on, keepalive in the
-upstream). libfcgi pins a thread to each kept connection until nginx closes it; with more idle
-connections in nginx's pool than responder threads, every thread could end up waiting on an idle
-connection while new ones queue in the backlog: a full stall (engineering notes). nginx's own
-short keepalive_timeout (250 ms) and keepalive_requests (100) end kept connections, which makes
-the stall impossible. This test drives that configuration at c256: 4 threads, pools of 64.
-(With libfcgi's behaviour and nginx's default 60 s idle timeout, the same test fails: requests
-wait until nginx drops an idle connection, and the requests after the load hang.)
+"""nginx keeps FastCGI connections open (fastcgi_keep_conn on, keepalive in the upstream), for
+every method, with nginx's default idle time (60 s) and requests per connection (1000). Before the
+epoll dispatcher, libfcgi pinned a thread to each kept connection until nginx closed it; with more
+idle connections in nginx's pool than responder threads, every thread could end up waiting on an
+idle connection while new ones queued in the backlog: a full stall (engineering notes), which the
+template then avoided with a 250 ms keepalive_timeout. Now idle connections wait in the
+responder's epoll set and hold no thread. This test drives the stall configuration at c256: 4
+threads, pools of 64, the template's default timeouts. (With the thread-per-connection design and
+these timeouts the same test fails: requests wait until nginx drops an idle connection, and the
+requests after the load hang.)
 
 What is asserted is the absence of a stall, not speed. The test used to require zero wrk
 timeouts (5 s) during the c256 run; that measures spare CPU as much as stalls: with a compile

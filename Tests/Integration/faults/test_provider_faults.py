@@ -4,6 +4,7 @@ and /protected keeps working in jwks mode."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import signal
 import subprocess
 import time
@@ -18,13 +19,14 @@ UNAVAILABLE = b'{"detail":"Identity provider unavailable"}'
 
 def test_hanging_logins_do_not_starve_protected(make_idp, make_stack):
     idp = make_idp()
-    # The default FCGI_WORKERS (64) and KEYCLOAK_MAX_CONCURRENT_CALLS (48); a short provider
-    # timeout. Every slot hangs, and two logins more.
-    slots = 48
+    # The default FCGI_WORKERS (8 + 4 × CPUs) and KEYCLOAK_MAX_CONCURRENT_CALLS (workers −
+    # max(2, workers/4)); a short provider timeout. Every slot hangs, and two logins more.
     stack = make_stack(idp, env={"KEYCLOAK_TIMEOUT_SECONDS": "6"})
-    assert "KEYCLOAK_MAX_CONCURRENT_CALLS=48" in subprocess.run(
-        [str(binary_path()), "--check-config", "--env-file", "/dev/null"], env=stack.responder_env(),
-        capture_output=True, text=True).stdout
+    summary = subprocess.run([str(binary_path()), "--check-config", "--env-file", "/dev/null"], env=stack.responder_env(),
+                             capture_output=True, text=True).stdout
+    settings = dict(line.split("=", 1) for line in summary.splitlines() if "=" in line)
+    workers, slots = int(settings["FCGI_WORKERS"]), int(settings["KEYCLOAK_MAX_CONCURRENT_CALLS"])
+    assert workers == 8 + 4 * os.cpu_count() and slots == workers - max(2, workers // 4), summary
     token = stack.token()
     idp.fault("token", "hang", seconds=30)
     with concurrent.futures.ThreadPoolExecutor(max_workers=slots + 2) as pool:

@@ -170,23 +170,28 @@ def open_fds(pid: int) -> dict[str, int]:
 
 
 def all_workers_serve(stack: Stack, workers: int, socket_path: Path | None = None) -> None:
-    """Proves that all `workers` threads are alive and free: `workers - 1` FastCGI connections
-    are opened straight to the responder's socket and left half-sent (BEGIN_REQUEST only), each
-    pinning one thread inside FCGX_Accept_r; then one complete request must still be answered,
-    which needs the last thread. Were a thread stuck, that request would wait behind the held
-    connections in the listen backlog and time out."""
+    """Proves that all `workers` threads are alive and free: `workers - 1` requests are sent
+    straight to the responder's socket with a complete request start announcing a body that
+    never comes, so each holds one worker inside libfcgi's body read (for up to the 5 s
+    socket timeout); then one complete request must be answered within 3 s, which needs the
+    last worker. Were a worker stuck or gone, that request would wait for a held one to time
+    out. (Idle or half-sent connections hold no worker since the epoll dispatcher, so they
+    cannot be used for this.)"""
     path = str(socket_path or stack.socket_path)
     held: list[socket.socket] = []
+    stalled_body = {"REQUEST_METHOD": "POST", "DOCUMENT_URI": "/login", "REQUEST_URI": "/login",
+                    "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": "64"}
     try:
         for _ in range(workers - 1):
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             connection.connect(path)
-            connection.sendall(fastcgi_client._record(fastcgi_client.BEGIN_REQUEST,
-                                                      b"\x00\x01\x00\x00\x00\x00\x00\x00"))
+            connection.sendall(fastcgi_client._record(fastcgi_client.BEGIN_REQUEST, b"\x00\x01\x00\x00\x00\x00\x00\x00")
+                               + fastcgi_client._record(fastcgi_client.PARAMS, fastcgi_client._pairs(stalled_body))
+                               + fastcgi_client._record(fastcgi_client.PARAMS, b""))
             held.append(connection)
-        time.sleep(0.3)  # let the threads accept them (a kept nginx connection is released in 100 ms)
+        time.sleep(0.3)  # let the workers take them
         status, _, body = fastcgi_client.request(
-            path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/", "REQUEST_URI": "/"}, timeout=15)
+            path, {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/", "REQUEST_URI": "/"}, timeout=3)
         assert status == 200, body
     finally:
         for connection in held:

@@ -357,7 +357,7 @@ class Stack:
 
 class TwoInstanceStack(Stack):
     """Two responders (a.sock, b.sock) behind one nginx upstream: `server unix:a; server unix:b`
-    in both of the template's upstreams. `responder` is instance A, `responder_b` instance B."""
+    in the template's upstream. `responder` is instance A, `responder_b` instance B."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
