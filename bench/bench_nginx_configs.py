@@ -377,8 +377,9 @@ def summarize(measured: Measured) -> tuple[dict, list[dict]]:
         if stalled[config]:
             print(f"note: the floor stalled at {', '.join(f'-c{count}' for count in stalled[config])} (p99 over "
                   f"{STALL_FACTOR}× its p50): a libfcgi thread stays on a kept connection until nginx closes it, and "
-                  "it has fewer threads than nginx keeps connections; its p99 is no reference there "
-                  "(--floor-workers 64: the issue's floor)")
+                  f"its {resources.get('floor_threads', 1) - 1 if resources else '?'} threads are fewer than the "
+                  "connections nginx holds to it; its p99 is no reference there (--floor-workers sets its threads, "
+                  "up to 256)")
         report["configs"][config] = {"description": describe(config), "targets": rows_report, "resources": resources,
                                      "floor_stalled_at": stalled[config]}
     print()
