@@ -129,3 +129,39 @@ public func sleepThread(_ duration: Duration) {
         guard nanosleep(&requested, &remaining) == -1, errno == EINTR else { return }
     }
 }
+
+/// One `Value` per thread, made on the thread's first read (pthread thread-specific data): for
+/// small caches in front of shared state, so that the hot path's repeated reads take no lock
+/// and write no cache line another thread reads.
+///
+/// A thread's value is released when the thread ends. The owner must outlive the threads that
+/// read it, or at least their last read (the values of threads still running when it is
+/// deinitialized are released with those threads).
+public final class ThreadLocal<Value: AnyObject>: @unchecked Sendable {
+    // @unchecked: `key` is written once in `init`; values are reached only by their own thread.
+    private var key = pthread_key_t()
+    private let make: @Sendable () -> Value
+
+    public init(_ make: @escaping @Sendable () -> Value) {
+        self.make = make
+        let created = pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<AnyObject>.fromOpaque(pointer).release() }
+        }
+        precondition(created == 0, "pthread_key_create failed (too many thread-local values)")
+    }
+
+    deinit {
+        pthread_key_delete(key)
+    }
+
+    /// This thread's value.
+    @inline(__always)
+    public var value: Value {
+        if let pointer = pthread_getspecific(key) {
+            return Unmanaged<Value>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        let fresh = make()
+        pthread_setspecific(key, Unmanaged.passRetained(fresh as AnyObject).toOpaque())
+        return fresh
+    }
+}

@@ -84,7 +84,7 @@ struct TokenCacheTests {
 
     @Test("when full, the least recently stored entry goes first")
     func evictionOrder() {
-        let cache = TokenCache<String>(capacity: 3, shardCount: 1)
+        let cache = TokenCache<String>(capacity: 3, shardCount: 1, perThread: 0)
         #expect(cache.capacity == 3)
         Self.store(cache, ["a", "b", "c", "d"])
         #expect(cache.count == 3)
@@ -96,7 +96,7 @@ struct TokenCacheTests {
 
     @Test("a lookup makes an entry recently used")
     func lookupRefreshesRecency() {
-        let cache = TokenCache<String>(capacity: 3, shardCount: 1)
+        let cache = TokenCache<String>(capacity: 3, shardCount: 1, perThread: 0)
         Self.store(cache, ["a", "b", "c"])
         #expect(cache.value(for: Self.key("a"), now: 0) == "a")
         Self.store(cache, ["d"])
@@ -110,7 +110,7 @@ struct TokenCacheTests {
 
     @Test("storing an existing key again makes it recently used")
     func storeRefreshesRecency() {
-        let cache = TokenCache<String>(capacity: 3, shardCount: 1)
+        let cache = TokenCache<String>(capacity: 3, shardCount: 1, perThread: 0)
         Self.store(cache, ["a", "b", "c", "a", "d"])
         #expect(Self.present(cache, ["a", "b", "c", "d"]) == ["a", "c", "d"])
     }
@@ -200,5 +200,37 @@ struct TokenCacheTests {
                 #expect(value == index)
             }
         }
+    }
+
+    @Test("a thread's front entries: a hit while the shard has dropped the entry for room, gone after a key eviction or expiry")
+    func perThreadFront() {
+        let cache = TokenCache<String>(capacity: 1, shardCount: 1, perThread: 4)
+        Self.store(cache, ["a"], expiresAt: 100, keyID: "k1")
+        Self.store(cache, ["b"], expiresAt: 100, keyID: "k2")  // the shard holds only b now
+        #expect(cache.count == 1)
+        #expect(Self.present(cache, ["a", "b"]) == ["a", "b"])  // a: from this thread's front
+        #expect(Self.present(cache, ["a"], now: 100) == [])  // expired, front or not
+        Self.store(cache, ["c"], expiresAt: 100, keyID: "k1")
+        #expect(Self.present(cache, ["c"]) == ["c"])
+        cache.evict(keyIDs: ["k1"])
+        // c went with its key; b, held only by this thread's front (the shard dropped it for c),
+        // went with the front, which a key eviction clears.
+        #expect(Self.present(cache, ["b", "c"]) == [])
+    }
+
+    @Test("another thread never sees a verdict after the eviction of its key returned")
+    func evictionReachesOtherThreads() async {
+        let cache = TokenCache<String>(capacity: 64)
+        Self.store(cache, ["a"], keyID: "k1")
+        // Other threads put a in their fronts.
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = cache.value(for: Self.key("a"), now: 0) } }
+        }
+        cache.evict(keyIDs: ["k1"])
+        let seen = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 { group.addTask { cache.value(for: Self.key("a"), now: 0) != nil } }
+            return await group.reduce(false) { $0 || $1 }
+        }
+        #expect(!seen)
     }
 }

@@ -40,11 +40,28 @@ struct LineLogHandler: LogHandler {
     }
 
     private func textLine(_ event: LogEvent, _ metadata: [(key: String, value: Logger.Metadata.Value)]) -> String {
-        var line = "\(WallClock.timestamp()) \(event.level.rawValue) \(label): \(Self.escaped("\(event.message)"))"
+        // Appended piece by piece into one buffer sized for a request's line (interpolating
+        // each pair made and grew a string per pair).
+        var line = ""
+        line.reserveCapacity(320)
+        line += WallClock.timestamp()
+        line += " "
+        line += event.level.rawValue
+        line += " "
+        line += label
+        line += ": "
+        line += Self.escaped(event.message.description)
         for (key, value) in metadata {
-            line += " \(Self.escaped(key))=\(Self.escaped("\(value)"))"
+            line += " "
+            line += Self.escaped(key)
+            line += "="
+            switch value {
+            case .string(let text): line += Self.escaped(text)
+            default: line += Self.escaped(value.description)
+            }
         }
-        return line + "\n"
+        line += "\n"
+        return line
     }
 
     private func jsonLine(_ event: LogEvent, _ metadata: [(key: String, value: Logger.Metadata.Value)]) -> [UInt8] {
@@ -73,7 +90,9 @@ struct LineLogHandler: LogHandler {
 
     /// `text` with control characters escaped.
     static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        // Over the UTF-8 bytes: a control character is one byte below 0x20 or 0x7F, and no byte
+        // of a multi-byte sequence is (they are all 0x80 or more). Nearly every value has none.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {
             switch scalar {

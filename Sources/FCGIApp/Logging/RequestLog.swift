@@ -14,6 +14,7 @@ struct RequestLog {
     /// Writes the line at the level its status deserves.
     func write(to logger: Logger) {
         var metadata = response.logMetadata
+        metadata.reserveCapacity(metadata.count + 5)
         metadata["http.method"] = "\(method)"
         metadata["http.path"] = "\(path.prefix(256))"
         metadata["http.status"] = "\(response.status.code)"
