@@ -143,8 +143,16 @@ package final class FastCGIServer: Sendable {
         }
         var scratch = [UInt8](repeating: 0, count: 4096)
         var mask: UInt32 = 0
+        // Request lines are written in batches: when this worker is about to wait for work,
+        // or every 4 KiB under load (StandardStream.beginBatching).
+        StandardStream.beginBatching()
+        defer { StandardStream.flushBatch() }
         while true {
-            let descriptor = kf_epoll_wait_one(events, &mask, -1)
+            var descriptor = kf_epoll_wait_one(events, &mask, 0)
+            if descriptor < 0 && errno == EAGAIN {
+                StandardStream.flushBatch()
+                descriptor = kf_epoll_wait_one(events, &mask, -1)
+            }
             if descriptor < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 logger.error("epoll_wait failed; retrying", metadata: ["worker": "\(index)", "errno": "\(errno)"])

@@ -28,6 +28,7 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral {
     /// The compact UTF-8 serialization.
     var serialized: [UInt8] {
         var output: [UInt8] = []
+        output.reserveCapacity(256)
         write(to: &output)
         return output
     }
@@ -61,10 +62,19 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral {
         }
     }
 
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+
     /// RFC 8259 §7: quote, backslash and control characters are escaped; the rest is UTF-8.
     private static func write(_ string: String, to output: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         output.append(UInt8(ascii: "\""))
+        // Nearly every string needs no escape: copied whole, not byte by byte.
+        guard string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            output.append(contentsOf: string.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -75,9 +85,9 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral {
             case 0x08: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
             case 0x0C: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
             case 0x00..<0x20:
-                output.append(contentsOf: Array("\\u00".utf8))
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0x0F)])
+                output.append(contentsOf: "\\u00".utf8)
+                output.append(hexDigit(byte >> 4))
+                output.append(hexDigit(byte & 0x0F))
             default:
                 output.append(byte)
             }

@@ -28,11 +28,14 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata {
-            merged.merge(extra) { _, new in new }
-        }
-        let sorted = merged.sorted { $0.key < $1.key }
+        // The event's pairs, then the handler's that the event does not override, sorted: an
+        // array rather than a merged copy of the dictionary (one hash insert per pair per line).
+        var pairs: [(key: String, value: Logger.Metadata.Value)] = []
+        let extra = event.metadata ?? [:]
+        pairs.reserveCapacity(extra.count + metadata.count)
+        for pair in extra { pairs.append(pair) }
+        for pair in metadata where extra[pair.key] == nil { pairs.append(pair) }
+        let sorted = pairs.sorted { $0.key < $1.key }
         switch format {
         case .text: StandardStream.error.write(textLine(event, sorted))
         case .json: StandardStream.error.write(jsonLine(event, sorted))
