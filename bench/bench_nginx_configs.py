@@ -8,11 +8,10 @@ default configuration: jwks mode + verified-token cache, plus `--responder-env`)
 floor (bench/peers/fcgi_floor.c with as many threads as that keycloak-fcgi's FCGI_WORKERS),
 both behind upstreams of the same kind:
 
-  template     nginx/templates/keycloak-fcgi.conf.template as the harness renders it (today: GET
-               and HEAD through an upstream with `keepalive 16; keepalive_requests 100;
-               keepalive_timeout 250ms;` and fastcgi_keep_conn, POST on fresh connections); the
-               floor's upstream gets the same keepalive directives, read from the template (the
-               stack of run_all.py, benchlib.make_bench_stack_class);
+  template     nginx/templates/keycloak-fcgi.conf.template as the harness renders it (one upstream
+               with `keepalive 64;` and fastcgi_keep_conn for every method, nginx's default
+               timeouts); the floor's upstream gets the same keepalive directives, read from the
+               template (the stack of run_all.py, benchlib.make_bench_stack_class);
   ordinary     the nginx docs' recipe: `upstream { server unix:…; keepalive 32; }` and
                `fastcgi_keep_conn on;` in every location, every method (POST /login included),
                nginx's default keepalive_timeout (60 s) and keepalive_requests (1000);
@@ -145,7 +144,9 @@ class RecipeStack(Stack):
 
 def describe(config: str) -> str:
     if config == "template":
-        directives = benchlib.template_keepalive_directives(16)
+        from harness.stack import Stack
+
+        directives = benchlib.template_keepalive_directives(Stack.DEFAULT_UPSTREAM_KEEPALIVE)
         return ("the shipped template as rendered (its kept-connection upstream, the floor's too: " +
                 (" ".join(directives) or "none") + ")")
     if config == "ordinary":

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "Tests" / "Integration"))
 sys.path.insert(0, str(BENCH))
 
 from harness.idp_fixture import IdentityProvider  # noqa: E402,F401  (re-exported for the scripts)
-from harness.stack import free_port  # noqa: E402
+from harness.stack import Stack, free_port  # noqa: E402
 
 # --- Packages -----------------------------------------------------------------------------------
 
@@ -584,10 +584,10 @@ upstream {upstream} {{
 
 
 def template_keepalive_directives(upstream_keepalive: int) -> list[str]:
-    """The `keepalive*` directives of the upstream the shipped template's `location /` passes
-    GETs to (today `keycloak_fcgi_keepalive`: keepalive, keepalive_requests 100,
-    keepalive_timeout 250ms), rendered, so the floor gets the same settings whatever the
-    template says; none when it keeps no connections."""
+    """The `keepalive*` directives of the shipped template's upstream (`keycloak_fcgi`; until the
+    epoll dispatcher a separate `keycloak_fcgi_keepalive` for GET and HEAD), rendered, so the
+    floor gets the same settings whatever the template says; none when it keeps no
+    connections."""
     from harness.stack import TEMPLATE
 
     text = TEMPLATE.read_text()
@@ -607,7 +607,7 @@ def make_bench_stack_class():
         def __init__(self, workdir: Path, tls_dir: Path, *, peers: dict[str, Peer], floor: FloorResponder,
                      gate_tls_port: int | None = None, **options):
             static_port = free_port()
-            directives = template_keepalive_directives(options.get("upstream_keepalive", 16))
+            directives = template_keepalive_directives(options.get("upstream_keepalive") or Stack.DEFAULT_UPSTREAM_KEEPALIVE)
             locations = RETURN_200 + FLOOR_LOCATION.format(
                 keep_conn="\n        fastcgi_keep_conn on;" if directives else "") + "".join(
                 PEER_LOCATION.format(prefix=prefix, upstream=f"bench_{prefix.replace('-', '_')}")

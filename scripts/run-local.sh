@@ -72,7 +72,7 @@ python3 scripts/render_nginx.py nginx/templates/keycloak-fcgi.conf.template "$ru
     INTERNAL_LISTEN="127.0.0.1:$internal_port" \
     PUBLIC_HTTPS_PORT="$https_port" TLS_CERTIFICATE="$run_dir/tls/localhost.crt" \
     TLS_CERTIFICATE_KEY="$run_dir/tls/localhost.key" HTML_DIR="$repo/nginx/html" \
-    SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20 UPSTREAM_KEEPALIVE=16 \
+    SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20 UPSTREAM_KEEPALIVE=64 \
     DOCS_RENDERED_DIR="$run_dir/docs" DOCS_KEYCLOAK_ISSUER="$issuer"
 python3 scripts/render_nginx.py nginx/local/nginx.conf.template "$run_dir/nginx.conf" RUN_DIR="$run_dir" \
     NGINX_USER="$(id -un)"

@@ -121,6 +121,10 @@ def free_port() -> int:
 class Stack:
     """One responder and one nginx in `workdir`."""
 
+    #: Idle FastCGI connections each nginx worker keeps (UPSTREAM_KEEPALIVE), as scripts/run-local.sh
+    #: and the nginx image set it.
+    DEFAULT_UPSTREAM_KEEPALIVE = 64
+
     def __init__(
         self,
         workdir: Path,
@@ -133,7 +137,7 @@ class Stack:
         max_body: str = "64k",
         wait_for_keys: bool = True,
         extra_locations: str = "",
-        upstream_keepalive: int = 16,
+        upstream_keepalive: int | None = None,
     ):
         self.workdir = workdir
         self.tls_dir = tls_dir
@@ -142,7 +146,7 @@ class Stack:
         self.login_rate, self.login_burst, self.max_body = login_rate, login_burst, max_body
         self.wait_for_keys = wait_for_keys
         self.extra_locations = extra_locations
-        self.upstream_keepalive = upstream_keepalive
+        self.upstream_keepalive = upstream_keepalive or self.DEFAULT_UPSTREAM_KEEPALIVE
         self.https_port = free_port()
         self.http_port = free_port()
         self.internal_port = free_port()
