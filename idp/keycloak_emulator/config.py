@@ -80,6 +80,13 @@ class Config:
     docs_web_origins: tuple[str, ...] = DEFAULT_DOCS_WEB_ORIGINS
     #: The realm's ``accessCodeLifespan``: how long an authorization code can be exchanged.
     access_code_lifespan: int = 60
+    #: The DPoP feature (on by default since Keycloak 26.4; a preview, off, in 23 to 26.3).
+    dpop: bool = True
+    #: The ``error`` of the token endpoint's 400 for a bad proof: ``invalid_request`` from
+    #: Keycloak 26.1 (keycloak#34842), ``invalid_dpop_proof`` in 23 to 26.0.
+    dpop_error: str = "invalid_request"
+    #: ``cnf.kc-jkt-type: "DPoP"`` beside ``cnf.jkt`` (Keycloak 26.7; absent before).
+    dpop_jkt_type: bool = True
 
 
 def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
@@ -138,6 +145,14 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
                         help="its web origin for CORS (repeatable)")
     parser.add_argument("--access-code-lifespan", type=int, default=60,
                         help="seconds an authorization code stays valid (realm accessCodeLifespan)")
+    parser.add_argument("--no-dpop", dest="dpop", action="store_false",
+                        help="DPoP feature off (Keycloak 23-26.3 default): DPoP headers ignored, no "
+                             "dpop_signing_alg_values_supported")
+    parser.add_argument("--dpop-error", choices=("invalid_request", "invalid_dpop_proof"), default="invalid_request",
+                        help="error of the token endpoint's 400 for a bad DPoP proof (invalid_dpop_proof: "
+                             "Keycloak 23-26.0)")
+    parser.add_argument("--no-dpop-jkt-type", dest="dpop_jkt_type", action="store_false",
+                        help="cnf of DPoP-bound tokens without kc-jkt-type (Keycloak before 26.7)")
     args = parser.parse_args(argv)
 
     secret = args.client_secret if args.client_secret is not None else environ.get("IDP_CLIENT_SECRET")
@@ -187,4 +202,7 @@ def parse_config(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         docs_redirect_uris=tuple(args.docs_redirect_uris or DEFAULT_DOCS_REDIRECT_URIS),
         docs_web_origins=tuple(args.docs_web_origins or DEFAULT_DOCS_WEB_ORIGINS),
         access_code_lifespan=args.access_code_lifespan,
+        dpop=args.dpop,
+        dpop_error=args.dpop_error,
+        dpop_jkt_type=args.dpop_jkt_type,
     )

@@ -16,10 +16,13 @@ CLIENT_AUTH_METHODS = [
 ]
 
 
-def discovery_document(issuer: str, oidc: str, backend: str) -> dict[str, Any]:
+def discovery_document(issuer: str, oidc: str, backend: str, dpop: bool = True) -> dict[str, Any]:
     """Keycloak's discovery document; ``oidc`` is the front-channel endpoints' base (always the
-    public one), ``backend`` the back-channel endpoints' base."""
-    return {
+    public one), ``backend`` the back-channel endpoints' base. With the DPoP feature,
+    ``dpop_signing_alg_values_supported`` (the asymmetric algorithms) follows
+    ``tls_client_certificate_bound_access_tokens`` (``OIDCWellKnownProvider.getConfig``,
+    ``OIDCConfigurationRepresentation``'s field order)."""
+    document: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": f"{oidc}/auth",
         "token_endpoint": f"{backend}/token",
@@ -71,6 +74,7 @@ def discovery_document(issuer: str, oidc: str, backend: str) -> dict[str, Any]:
         "require_request_uri_registration": True,
         "code_challenge_methods_supported": ["plain", "S256"],
         "tls_client_certificate_bound_access_tokens": True,
+        "dpop_signing_alg_values_supported": [alg for alg in KEYCLOAK_SIGNING_ALGORITHMS if not alg.startswith("HS")],
         "revocation_endpoint": f"{oidc}/revoke",
         "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": list(KEYCLOAK_SIGNING_ALGORITHMS),
@@ -79,3 +83,6 @@ def discovery_document(issuer: str, oidc: str, backend: str) -> dict[str, Any]:
         "device_authorization_endpoint": f"{oidc}/auth/device",
         "authorization_response_iss_parameter_supported": True,
     }
+    if not dpop:
+        del document["dpop_signing_alg_values_supported"]
+    return document

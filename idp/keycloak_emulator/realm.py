@@ -19,6 +19,7 @@ from .clients import Client, ClientRegistry
 from .codes import CodeStore
 from .config import Config
 from .discovery import discovery_document
+from .dpop import DPOP_TOKEN_TYPE, DPoPError, DPoPValidator, MalformedKeyError, Proof, bound_thumbprint, check_binding
 from .encoding import json_bytes
 from .keys import KeyRing
 from .messages import OAuthError, Request, Response
@@ -40,6 +41,17 @@ LOCAL_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
     "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
     "::1/128", "fe80::/10", "fec0::/10", "fc00::/7",
 ))
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header as JAX-RS ``getHeaderString`` gives it: repeated fields joined by
+    ``,``; None when absent."""
+    get_all = getattr(headers, "get_all", None)
+    values = get_all(name) if get_all is not None else None
+    if values is None:
+        value = headers.get(name)
+        return None if value is None else value
+    return ",".join(values)
 
 
 def is_local_address(host: str) -> bool:
@@ -80,7 +92,8 @@ class KeycloakRealm:
         self.tokens = TokenFactory(config, self.issuer, self.keys, self.base_origin)
         self.backchannel = BackchannelLogout(self.keys, self.clients, self.issuer, config.backchannel_ca_file)
         self.browser = BrowserFlow(self)
-        self._discovery_body = json_bytes(discovery_document(self.issuer, self.oidc_url, self.oidc_url))
+        self.dpop = DPoPValidator()
+        self._discovery_body = json_bytes(discovery_document(self.issuer, self.oidc_url, self.oidc_url, config.dpop))
 
     # Endpoints ------------------------------------------------------------------------------
 
@@ -94,7 +107,7 @@ class KeycloakRealm:
         host = request.headers.get("Host")
         if self.config.backchannel_dynamic and host and host != urlsplit(self.base_url).netloc:
             backend = f"http://{host}{self.realm_path}/protocol/openid-connect"
-            return Response.json(200, discovery_document(self.issuer, self.oidc_url, backend))
+            return Response.json(200, discovery_document(self.issuer, self.oidc_url, backend, self.config.dpop))
         return Response(200, self._discovery_body)
 
     def ssl_refusal(self, client_host: str) -> Response | None:
@@ -127,16 +140,44 @@ class KeycloakRealm:
         now = time.time()
         nonce = None
         try:
+            proof = self._token_request_proof(request)
             if grant_type == "authorization_code":
                 user, session, nonce = self._code_grant(form, client, now)
             elif grant_type == "password":
                 user, session = self._password_grant(form, client, now)
             else:
-                user, session = self._refresh_grant(form, client, now)
+                user, session = self._refresh_grant(form, client, now, proof)
         except OAuthError as error:
             raise OAuthError(error.status, error.error, error.description, error.headers + cors) from None
-        body = self.tokens.token_body(user, session, client, int(now), nonce)
+        except MalformedKeyError:
+            # JWKParser's RuntimeException escapes DPoPUtil.handleDPoPHeader (keycloak#49440):
+            # KeycloakErrorHandler answers an unexpected error this way.
+            return Response.json(500, {"error": "unknown_error"}, cors)
+        body = self.tokens.token_body(user, session, client, int(now), nonce, proof)
         return Response.json(200, body, NO_STORE + cors)
+
+    def _token_request_proof(self, request: Request) -> Proof | None:
+        """``DPoPUtil.handleDPoPHeader``, called by ``TokenEndpoint.processGrantRequest`` once
+        the client is authenticated and before the grant: a ``DPoP`` header (even empty) is
+        validated against the token endpoint's URL as this request reached it; a bad proof is
+        400 ``invalid_request`` (``invalid_dpop_proof`` before 26.1) with the check's message.
+        Without the DPoP feature the header is ignored."""
+        proof = header_value(request.headers, "DPoP")
+        if not self.config.dpop or proof is None:
+            return None
+        try:
+            return self.dpop.validate(proof, request.method, self.request_url(request))
+        except DPoPError as error:
+            raise OAuthError(400, self.config.dpop_error, str(error)) from None
+
+    def request_url(self, request: Request) -> str:
+        """The absolute URL of the request as Keycloak sees it (``UriInfo.getAbsolutePath``):
+        the front-end URL, or with ``hostname-backchannel-dynamic`` the request's own host when
+        it came through another one (as ``discovery`` names back-channel endpoints)."""
+        host = request.headers.get("Host")
+        if self.config.backchannel_dynamic and host and host != urlsplit(self.base_url).netloc:
+            return f"http://{host}{request.path}"
+        return f"{self.base_url}{request.path}"
 
     def preflight(self, request: Request, methods: str) -> Response:
         """``OPTIONS`` on an endpoint browsers call (``Cors...preflight()``): any ``Origin`` is
@@ -161,9 +202,10 @@ class KeycloakRealm:
                 ("Access-Control-Allow-Credentials", "true"))
 
     def userinfo(self, request: Request) -> Response:
-        """``GET``/``POST userinfo`` with a Bearer access token."""
+        """``GET``/``POST userinfo`` with a Bearer access token (or a DPoP-bound one under the
+        ``DPoP`` scheme with its proof: ``_verified_access_token``)."""
         now = time.time()
-        claims = self._verified_access_token(request.headers.get("Authorization"), now)
+        claims = self._verified_access_token(request, now)
         if claims is None:
             raise self._userinfo_error(401, "invalid_token", TOKEN_VERIFICATION_FAILED)
         if "openid" not in str(claims.get("scope", "")).split():
@@ -189,7 +231,7 @@ class KeycloakRealm:
         user = self.users.by_id(claims.get("sub"))
         session = self.sessions.alive(claims.get("sid"), now)
         answer = dict(claims)
-        if str(claims.get("typ", "")).lower() == "bearer" and session is not None:
+        if str(claims.get("typ", "")).lower() in ("bearer", "dpop") and session is not None:
             user = user or self.users.by_id(session.user_id)
             token_client = self.clients.get(claims.get("azp")) or self.clients.confidential
             if token_client.lightweight_access_tokens and user is not None:
@@ -319,11 +361,21 @@ class KeycloakRealm:
         scope = token_scope(form.get("scope"))
         return user, self.sessions.create(user, scope, now, client.client_id)
 
-    def _refresh_grant(self, form: Mapping[str, str], client: Client, now: float) -> tuple[User, Session]:
+    def _refresh_grant(self, form: Mapping[str, str], client: Client, now: float,
+                       proof: Proof | None = None) -> tuple[User, Session]:
         token = form.get("refresh_token")
         if not token:
             raise OAuthError(400, "invalid_request", "Missing parameter: refresh_token")
         claims = self._verified_refresh_token(token, now, client, check_expiration=True)
+        if self.config.dpop and bound_thumbprint(claims) is not None:
+            # TokenManager.verifyRefreshToken: a DPoP-bound refresh token (a public client's)
+            # needs a proof of the same key.
+            if proof is None:
+                raise OAuthError(400, "invalid_grant", "DPoP proof is missing")
+            try:
+                check_binding(claims, proof)
+            except DPoPError as error:
+                raise OAuthError(400, "invalid_grant", str(error)) from None
         session = self.sessions.alive(claims.get("sid"), now)
         user = self.users.by_id(session.user_id) if session is not None else None
         if session is None or user is None or not user.enabled:
@@ -391,14 +443,32 @@ class KeycloakRealm:
             raise OAuthError(401, "unauthorized_client", INVALID_CLIENT_DESCRIPTION)
         return client
 
-    def _verified_access_token(self, authorization: str | None, now: float) -> dict[str, Any] | None:
-        """Claims of a valid Bearer access token from the header: signature, iss, exp/nbf, typ."""
-        if not authorization or authorization[:7].lower() != "bearer ":
+    def _verified_access_token(self, request: Request, now: float) -> dict[str, Any] | None:
+        """Claims of a valid access token from the ``Authorization`` header: signature, iss,
+        exp/nbf, typ. With the DPoP feature (``DPoPUtil.withDPoPVerifier``): a ``DPoP``-typed
+        token needs the ``DPoP`` scheme and a ``DPoP`` proof for this request with the token's
+        ``ath`` and the token's key; the ``DPoP`` scheme needs a ``DPoP``-typed token."""
+        authorization = request.headers.get("Authorization") or ""
+        scheme, _, token = authorization.strip().partition(" ")
+        dpop_scheme = self.config.dpop and scheme.lower() == "dpop"
+        if scheme.lower() != "bearer" and not dpop_scheme:
             return None
-        claims = self.keys.verify(authorization[7:].strip())
+        token = token.strip()
+        claims = self.keys.verify(token)
         # TokenVerifier.TokenTypeCheck compares the type case-insensitively.
-        if claims is None or str(claims.get("typ", "")).lower() != "bearer" or not self._is_valid(claims, now):
+        allowed = ("bearer", "dpop") if self.config.dpop else ("bearer",)
+        token_type = str(claims.get("typ", "")).lower() if claims is not None else ""
+        if claims is None or token_type not in allowed or not self._is_valid(claims, now):
             return None
+        if dpop_scheme != (token_type == DPOP_TOKEN_TYPE.lower()):
+            return None  # "The access token type is (not) DPoP but Authorization Header is (not) DPoP"
+        if dpop_scheme:
+            try:
+                proof = self.dpop.validate(header_value(request.headers, "DPoP"), request.method,
+                                           self.request_url(request), access_token=token)
+                check_binding(claims, proof)
+            except (DPoPError, MalformedKeyError):
+                return None
         return claims
 
     def _is_valid(self, claims: Mapping[str, Any], now: float) -> bool:

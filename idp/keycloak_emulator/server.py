@@ -27,6 +27,7 @@ from .messages import NOT_FOUND_BODY, OAuthError, Request, Response
 from .realm import KeycloakRealm
 from .testing.admin import AdminApi
 from .testing.faults import FaultBoard, RequestStats
+from .testing.traces import TraceRecorder
 from .users import UserDirectory
 
 
@@ -58,7 +59,8 @@ class Application:
         self.realm = realm
         self.faults = FaultBoard()
         self.stats = RequestStats()
-        self.admin = AdminApi(realm, self.faults, self.stats)
+        self.traces = TraceRecorder()
+        self.admin = AdminApi(realm, self.faults, self.stats, self.traces)
         self.admin_rest = AdminRestApi(realm)
         self._realms_prefix = f"{realm.prefix}/realms/"
         base = realm.realm_path
@@ -87,6 +89,7 @@ class Application:
         if route is None:
             return self._not_found(request.path)
         self.stats.count(route.name)
+        self.traces.record(route.name, request.method, request.path, request.headers)
         if request.method == "OPTIONS" and route.preflight is not None:
             return self.realm.preflight(request, route.preflight)
         if request.method not in route.methods:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .clients import Client
 from .config import Config
+from .dpop import DPOP_TOKEN_TYPE, Proof, confirmation
 from .encoding import b64url
 from .keys import KeyRing
 from .redirect_uris import web_origins
@@ -39,7 +40,7 @@ class TokenFactory:
         self._base_origin = base_origin
 
     def access_claims(self, user: User, session: Session, client: Client, now: int,
-                      lightweight: bool | None = None) -> dict[str, Any]:
+                      lightweight: bool | None = None, proof: Proof | None = None) -> dict[str, Any]:
         """Keycloak's access-token claims, in Keycloak's order.
 
         Roles are sets (order arbitrary). ``aud`` is what the client's Audience mappers add
@@ -49,6 +50,9 @@ class TokenFactory:
         audience is a string, none leaves ``aud`` out. ``acr`` is "0" when the client session
         was authenticated through the SSO cookie, else "1" (``TokenManager.initToken``). A
         lightweight token keeps only what ``initToken`` sets; every mapper's claim is left out.
+        With a DPoP ``proof`` (lightweight or not), Keycloak's transient DPoP mapper sets
+        ``typ`` to ``DPoP`` and ``cnf`` (``AccessToken`` serializes ``cnf`` just before
+        ``scope``): ``DPoPUtil.DpopProtocolMapper.transformAccessToken``.
         """
         lightweight = client.lightweight_access_tokens if lightweight is None else lightweight
         client_session = session.clients.get(client.client_id)
@@ -65,15 +69,17 @@ class TokenFactory:
             "jti": str(uuid.uuid4()),
             "iss": self._issuer,
         }
+        token_type = DPOP_TOKEN_TYPE if proof is not None else client.bearer
+        cnf = {"cnf": confirmation(proof, self.config.dpop_jkt_type)} if proof is not None else {}
         if lightweight:
-            claims.update({"typ": client.bearer, "azp": client.client_id, "sid": session.sid, "acr": acr,
-                           "scope": scope})
+            claims.update({"typ": token_type, "azp": client.client_id, "sid": session.sid, "acr": acr,
+                           **cnf, "scope": scope})
             return claims
         if audience:
             claims["aud"] = audience[0] if len(audience) == 1 else audience
         claims.update({
             "sub": user.id,
-            "typ": client.bearer,
+            "typ": token_type,
             "azp": client.client_id,
             "sid": session.sid,
             "acr": acr,
@@ -85,31 +91,43 @@ class TokenFactory:
             claims["realm_access"] = {"roles": set_order(realm_roles)}
         if resource_access:
             claims["resource_access"] = resource_access
+        claims.update(cnf)
         claims["scope"] = scope
         claims.update(user.profile_claims())
         return claims
 
-    def refresh_claims(self, user: User, session: Session, client: Client, now: int) -> dict[str, Any]:
-        """Refresh-token claims (``typ: Refresh``); the token lives as long as the session idles."""
+    def refresh_claims(self, user: User, session: Session, client: Client, now: int,
+                       proof: Proof | None = None) -> dict[str, Any]:
+        """Refresh-token claims (``typ: Refresh``); the token lives as long as the session idles.
+        With a DPoP ``proof``, a public client's refresh token carries the access token's
+        ``cnf`` too; a confidential client's never does (RFC 9449 section 5:
+        ``TokenManager.AccessTokenResponseBuilder.getConfirmation``)."""
         client_session = session.clients.get(client.client_id)
-        return {
+        claims: dict[str, Any] = {
             "exp": now + SESSION_IDLE_SECONDS, "iat": now, "jti": str(uuid.uuid4()), "iss": self._issuer,
-            "aud": self._issuer, "sub": user.id, "typ": "Refresh", "azp": client.client_id,
-            "sid": session.sid, "scope": client_session.scope if client_session else session.scope,
+            "aud": self._issuer, "sub": user.id, "typ": "Refresh", "azp": client.client_id, "sid": session.sid,
         }
+        if proof is not None and client.public:
+            claims["cnf"] = confirmation(proof, self.config.dpop_jkt_type)
+        claims["scope"] = client_session.scope if client_session else session.scope
+        return claims
 
     def token_body(self, user: User, session: Session, client: Client, now: int,
-                   nonce: str | None = None) -> dict[str, Any]:
+                   nonce: str | None = None, proof: Proof | None = None) -> dict[str, Any]:
         """The token endpoint's answer: access, refresh and (with ``openid``) ID token; ``nonce``
-        is the authorization request's, for the code exchange only."""
-        access_claims = self.access_claims(user, session, client, now)
+        is the authorization request's, for the code exchange only. With a DPoP ``proof`` the
+        tokens are bound and ``token_type`` is the access token's ``typ``, ``DPoP`` (lower
+        case with the lower-case option: ``TokenManager.formatTokenType``)."""
+        access_claims = self.access_claims(user, session, client, now, proof=proof)
         access_token = self._keys.sign(access_claims, header_type=client.access_header_type)
         body: dict[str, Any] = {
             "access_token": access_token,
             "expires_in": self.config.access_token_lifespan,
             "refresh_expires_in": SESSION_IDLE_SECONDS,
-            "refresh_token": self._keys.sign(self.refresh_claims(user, session, client, now), self._keys.refresh),
-            "token_type": client.bearer,
+            "refresh_token": self._keys.sign(self.refresh_claims(user, session, client, now, proof),
+                                             self._keys.refresh),
+            "token_type": client.bearer if proof is None else
+            (DPOP_TOKEN_TYPE.lower() if client.lower_case_bearer else DPOP_TOKEN_TYPE),
         }
         if "openid" in str(access_claims.get("scope", "")).split():
             body["id_token"] = self._keys.sign(self.id_claims(user, session, client, now, access_token, nonce))

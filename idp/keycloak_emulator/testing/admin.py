@@ -1,5 +1,6 @@
-"""The ``/_admin/`` API (test controls, not Keycloak): key rotation, faults, counters, token
-minting and ending every session; JSON in and out, loopback callers only."""
+"""The ``/_admin/`` API (test controls, not Keycloak): key rotation, faults, counters, the trace
+headers received, token minting and ending every session; JSON in and out, loopback callers
+only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..messages import NOT_FOUND_BODY, Request, Response
 from ..realm import KeycloakRealm
 from .faults import ENDPOINTS, FAULTS, INTROSPECTION_FAULTS, Fault, FaultBoard, RequestStats
 from .mint import mint
+from .traces import TraceRecorder
 
 
 class AdminError(Exception):
@@ -21,15 +23,19 @@ class AdminApi:
     """Routes ``/_admin/`` requests to the realm's keys and sessions, the fault board, the
     counters and the minter."""
 
-    def __init__(self, realm: KeycloakRealm, faults: FaultBoard, stats: RequestStats):
+    def __init__(self, realm: KeycloakRealm, faults: FaultBoard, stats: RequestStats,
+                 traces: TraceRecorder | None = None):
         self.realm = realm
         self.faults = faults
         self.stats = stats
+        self.traces = traces or TraceRecorder()
         self._routes: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
             ("POST", "/_admin/rotate"): self._rotate,
             ("POST", "/_admin/fault"): self._fault,
             ("GET", "/_admin/stats"): lambda _: self.stats.snapshot(),
             ("POST", "/_admin/stats/reset"): self._stats_reset,
+            ("GET", "/_admin/traceparents"): lambda _: self.traces.snapshot(),
+            ("POST", "/_admin/traceparents/reset"): self._traces_reset,
             ("POST", "/_admin/mint"): self._mint,
             ("GET", "/_admin/keys/current"): lambda _: dict(self.realm.keys.current.public_jwk),
             ("POST", "/_admin/sessions/clear"): lambda _: {"ended": self.realm.sessions.clear()},
@@ -70,6 +76,10 @@ class AdminApi:
     def _stats_reset(self, payload: dict[str, Any]) -> dict[str, int]:
         self.stats.reset()
         return self.stats.snapshot()
+
+    def _traces_reset(self, payload: dict[str, Any]) -> dict[str, list[Any]]:
+        self.traces.reset()
+        return self.traces.snapshot()
 
     def _mint(self, payload: dict[str, Any]) -> dict[str, str]:
         user, claims, header = payload.get("user", "abdullah"), payload.get("claims", {}), payload.get("header", {})
