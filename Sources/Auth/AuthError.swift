@@ -46,6 +46,22 @@ public struct AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A valid token without the roles or scopes the resource requires.
         case insufficientPermissions
 
+        // Sender-constrained tokens and browser callers.
+        /// The DPoP proof failed a check of RFC 9449 §4.3; the context is the `error_description`.
+        case invalidDPoPProof
+        /// Server nonces are required and the proof has none, or an expired one (RFC 9449 §9).
+        case dpopNonceRequired
+        /// A valid token presented with the DPoP scheme but not bound to a key (no `cnf.jkt`).
+        case tokenNotDPoPBound
+        /// A DPoP-bound token presented as a bearer token (RFC 9449 §7.1).
+        case dpopBoundTokenAsBearer
+        /// `AUTH_DPOP=required` and the token came with the Bearer scheme.
+        case dpopRequired
+        /// A certificate-bound token (`cnf.x5t#S256`) without that client certificate (RFC 8705 §3).
+        case certificateMismatch
+        /// The request's `Origin` is not among the token's `allowed-origins`.
+        case originNotAllowed
+
         // The identity provider.
         /// Not reachable, timed out, or discovery has not succeeded yet.
         case identityProviderUnavailable

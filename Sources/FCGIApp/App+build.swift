@@ -67,10 +67,18 @@ package func buildApplication(
     let authenticator = RevocationCheckingAuthenticator(base: strategy, revocations: revocationStore.list, provider: provider)
     let clientID = configuration.provider.clientID
 
+    let resourceServer = ResourceServer(
+        settings: configuration.resourceServer, issuer: configuration.provider.issuerCandidates.first ?? "",
+        scopes: ["openid"] + configuration.authorization.requiredScopes.filter { $0 != "openid" },
+        replayGuard: DPoPReplayGuard(shared: revocationStore.status == .memory ? nil : revocationStore),
+        nonceSecret: configuration.provider.clientSecret.value)
+
     var router = Router()
     router.add("GET", "/", RootHandler())
     router.add("POST", "/login", LoginHandler())
-    router.add("GET", "/protected", ProtectedHandler(authenticator: authenticator, policy: configuration.authorization))
+    router.add(
+        "GET", "/protected",
+        ProtectedHandler(authenticator: authenticator, policy: configuration.authorization, resourceServer: resourceServer))
     router.add("POST", "/refresh", RefreshHandler())
     router.add("POST", "/logout", LogoutHandler(authenticator: authenticator))
     let signIn = configuration.browserSignIn.map { settings in
@@ -78,7 +86,16 @@ package func buildApplication(
             settings: settings, authenticator: authenticator, verifier: verifier, clientID: clientID,
             openedSessions: cacheSize > 0 ? TokenCache(capacity: cacheSize) : nil)
     }
-    router.add("GET", "/auth", AuthGateHandler(authenticator: authenticator, defaultPolicy: configuration.authorization, signIn: signIn))
+    router.add(
+        "GET", "/auth",
+        AuthGateHandler(
+            authenticator: authenticator, defaultPolicy: configuration.authorization, resourceServer: resourceServer, signIn: signIn))
+    let metadataHandler = ResourceMetadataHandler(resourceServer: resourceServer)
+    router.add("GET", ResourceMetadataHandler.path, metadataHandler)
+    if let resource = configuration.resourceServer.resource, case let path = ResourceServer.split(resource).path, path != "/" {
+        // RFC 9728 §3.1: a resource with a path has its document at the well-known path + that path.
+        router.add("GET", ResourceMetadataHandler.path + path, metadataHandler)
+    }
     if let signIn {
         router.add("GET", "/oauth2/start", SignInStartHandler(signIn: signIn))
         router.add("GET", "/oauth2/callback", SignInCallbackHandler(signIn: signIn))

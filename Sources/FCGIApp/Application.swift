@@ -47,8 +47,12 @@ package final class Application: Sendable {
         }
 
         /// Routes one request.
-        func respond(to request: HTTPRequest, logger: Logger, now: Date = Date()) -> HTTPResponse {
-            application.router.respond(to: request, context: RequestContext(client: client, logger: logger, now: now))
+        /// - Parameter trace: the request's trace; the provider calls made for it carry its
+        ///   `traceparent`.
+        func respond(to request: HTTPRequest, logger: Logger, now: Date = Date(), trace: TraceContext? = nil) -> HTTPResponse {
+            client.trace = trace
+            defer { client.trace = nil }
+            return application.router.respond(to: request, context: RequestContext(client: client, logger: logger, now: now))
         }
     }
 

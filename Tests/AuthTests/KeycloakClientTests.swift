@@ -323,8 +323,22 @@ struct KeycloakClientTests {
         let request = try #require(transport.requests.only)
         #expect(request.method == .get)
         #expect(request.url == P.userinfoEndpoint)
-        #expect(request.headers.map(\.name) == ["Authorization"])
-        #expect(request.headers.map(\.value) == ["Bearer a.b.c"])
+        #expect(request.headers.map(\.name) == ["Authorization", "traceparent"])
+        #expect(request.headers.first?.value == "Bearer a.b.c")
+        // Outside a request the call starts a trace of its own (W3C Trace Context §3.2).
+        #expect(request.headers.last.map { TraceContext.start(traceparent: $0.value, tracestate: nil).parentSpanID != nil } == true)
+    }
+
+    @Test("every call carries a child traceparent of the request's trace, and its tracestate")
+    func traceparent() throws {
+        let transport = FakeTransport(.json(200, #"{"sub":"0f1e"}"#))
+        let client = client(transport)
+        let trace = TraceContext.start(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "congo=t61")
+        client.trace = trace
+        _ = try client.userinfo(accessToken: "a.b.c")
+        let request = try #require(transport.requests.only)
+        #expect(request.headers.first { $0.name == "traceparent" }?.value == "00-4bf92f3577b34da6a3ce929d0e0e4736-\(trace.spanID)-01")
+        #expect(request.headers.first { $0.name == "tracestate" }?.value == "congo=t61")
     }
 
     @Test(

@@ -53,7 +53,9 @@ struct AuthGateHandlerTests {
         let response = gate(app, authorization)
         #expect(response.status == .unauthorized)
         expectBody(response, #"{"detail":"Not authenticated"}"#)
-        #expect(response.header("WWW-Authenticate") == "Bearer")
+        // Not the seed's /protected: the gate's challenge also offers DPoP (RFC 9449 §7.1); no
+        // resource_metadata here, as the request names no host.
+        #expect(response.header("WWW-Authenticate") == #"Bearer, DPoP algs="ES256 ES384 PS256 PS384 PS512 RS256 RS384 RS512""#)
         #expect(response.header("X-Auth-Username") == nil)
     }
 

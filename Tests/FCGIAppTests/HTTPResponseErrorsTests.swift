@@ -14,7 +14,18 @@ struct HTTPResponseErrorsTests {
         .unknownKeyID: invalidToken, .signatureInvalid: invalidToken, .tokenExpired: invalidToken,
         .tokenNotYetValid: invalidToken, .issuerMismatch: invalidToken, .audienceMismatch: invalidToken,
         .wrongTokenType: invalidToken, .missingClaim: invalidToken, .tokenRejectedByProvider: invalidToken, .sessionRevoked: invalidToken,
-        .nonceMismatch: invalidToken,
+        .nonceMismatch: invalidToken, .tokenNotDPoPBound: invalidToken, .dpopBoundTokenAsBearer: invalidToken,
+        .dpopRequired: invalidToken, .certificateMismatch: invalidToken,
+        // A DPoP refusal's context is its error_description: fixed texts, never a secret.
+        .invalidDPoPProof: (
+            401, #"{"detail":"Invalid DPoP proof"}"#,
+            #"DPoP error="invalid_dpop_proof", error_description="context s3cret-context kid=abc""#
+        ),
+        .dpopNonceRequired: (
+            401, #"{"detail":"DPoP nonce required"}"#,
+            #"DPoP error="use_dpop_nonce", error_description="a nonce from the DPoP-Nonce header is required""#
+        ),
+        .originNotAllowed: (403, #"{"detail":"Origin not allowed"}"#, nil),
         .noIdentityClaims: (
             401, #"{"detail":"Could not validate credentials"}"#,
             #"Bearer error="invalid_token", error_description="The access token carries no identity claims (a lightweight access token)""#

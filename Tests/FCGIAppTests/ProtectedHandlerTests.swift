@@ -164,8 +164,8 @@ struct ProtectedHandlerTests {
             #expect(app.provider.requests(to: .userinfo).count == round)
         }
         let request = try #require(app.provider.requests(to: .userinfo).first)
-        #expect(request.headers.map(\.name) == ["Authorization"])
-        #expect(request.headers.map(\.value) == ["Bearer \(token)"])
+        #expect(request.headers.map(\.name) == ["Authorization", "traceparent"])
+        #expect(request.headers.first?.value == "Bearer \(token)")
         #expect(app.provider.requests(to: .certs).isEmpty)
     }
 

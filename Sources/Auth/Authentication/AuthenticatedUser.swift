@@ -26,11 +26,18 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public let issuer: String?
     /// `iat` in whole seconds: a subject-wide logout refuses the tokens issued before it.
     public let issuedAt: Int64?
+    /// `cnf`: the key (DPoP) or certificate (mTLS) the token is bound to; nil for a bearer token.
+    public let confirmation: AccessTokenClaims.Confirmation?
+    /// Keycloak's `allowed-origins` claim, when the token has one.
+    public let allowedOrigins: [String]?
 
     public init(
         subject: String?, username: String, email: String?, fullName: String?, roles: [String] = [], scopes: [String] = [],
-        sessionID: String? = nil, carriesIdentity: Bool = true, issuer: String? = nil, issuedAt: Int64? = nil
+        sessionID: String? = nil, carriesIdentity: Bool = true, issuer: String? = nil, issuedAt: Int64? = nil,
+        confirmation: AccessTokenClaims.Confirmation? = nil, allowedOrigins: [String]? = nil
     ) {
+        self.confirmation = confirmation?.isEmpty == true ? nil : confirmation
+        self.allowedOrigins = allowedOrigins
         self.issuer = issuer
         self.issuedAt = issuedAt
         self.subject = subject
@@ -59,7 +66,8 @@ public struct AuthenticatedUser: Sendable, Equatable {
             subject: claims.sub, username: username, email: claims.email, fullName: claims.name,
             roles: Self.roles(realm: claims.realmAccess, clients: claims.resourceAccess),
             scopes: claims.scopes, sessionID: claims.sid,
-            carriesIdentity: carriesIdentity, issuer: claims.iss, issuedAt: claims.iat.map { Int64($0) })
+            carriesIdentity: carriesIdentity, issuer: claims.iss, issuedAt: claims.iat.map { Int64($0) },
+            confirmation: claims.cnf, allowedOrigins: claims.allowedOrigins)
     }
 
     /// The log context for a token without identity claims: what it is and what to do.

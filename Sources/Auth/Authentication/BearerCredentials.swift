@@ -46,3 +46,33 @@ public enum BearerCredentials {
         byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 }
+
+/// The credentials of an `Authorization` header at a resource: a Bearer token (RFC 6750) or a
+/// DPoP-bound token (RFC 9449 §7.1, scheme `DPoP`).
+public struct Credentials: Sendable, Equatable {
+    public enum Scheme: Sendable, Equatable { case bearer, dpop }
+
+    public let scheme: Scheme
+    public let token: String
+
+    /// `missingBearerToken` for no header, empty credentials, or a scheme other than Bearer
+    /// (and DPoP when `acceptsDPoP`).
+    public static func parse(_ header: String?, acceptsDPoP: Bool) throws(AuthError) -> Credentials {
+        if acceptsDPoP, let header {
+            var bytes = Substring(header).utf8[...].drop(while: isSpace)
+            if bytes.count > 5, bytes.prefix(4).map({ $0 | 0x20 }) == Array("dpop".utf8),
+                isSpace(bytes[bytes.index(bytes.startIndex, offsetBy: 4)])
+            {
+                bytes = bytes.dropFirst(5).drop(while: isSpace)
+                while let last = bytes.last, isSpace(last) { bytes = bytes.dropLast() }
+                guard !bytes.isEmpty else { throw AuthError(.missingBearerToken, "empty credentials") }
+                return Credentials(scheme: .dpop, token: String(Substring(bytes)))
+            }
+        }
+        return Credentials(scheme: .bearer, token: try BearerCredentials.token(fromAuthorization: header))
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    }
+}

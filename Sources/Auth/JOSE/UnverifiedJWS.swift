@@ -32,6 +32,11 @@ public enum UnverifiedJWS {
     }
 
     /// Three non-empty segments of base64url characters.
+    /// Whether `text` has the shape of a compact JWS (three non-empty base64url segments).
+    public static func isCompact(_ text: String) -> Bool {
+        looksLikeCompactJWS(text.utf8)
+    }
+
     static func looksLikeCompactJWS(_ bytes: String.UTF8View) -> Bool {
         var segments = 1
         var segmentLength = 0

@@ -12,7 +12,9 @@ public final class KeycloakClient {
     public let provider: IdentityProvider
     private let transport: any HTTPTransport
     private let usesLimiter: Bool
-    private let logger: Logger
+    private let baseLogger: Logger
+    /// `baseLogger` with the current request's trace fields, so its lines join the request's.
+    private var logger: Logger
     private static let decoder = JSONDecoder()
 
     /// - Parameter usesLimiter: whether calls take a slot of the provider's call limiter
@@ -24,7 +26,20 @@ public final class KeycloakClient {
         self.provider = provider
         self.transport = transport
         self.usesLimiter = usesLimiter
+        self.baseLogger = logger
         self.logger = logger
+    }
+
+    /// The trace of the request this thread is serving: calls carry its `traceparent` (a child
+    /// of the request's span). nil between requests; background calls then start a trace each.
+    public var trace: TraceContext? {
+        didSet {
+            logger = baseLogger
+            guard let trace else { return }
+            logger[metadataKey: "trace_id"] = "\(trace.traceID)"
+            logger[metadataKey: "span_id"] = "\(trace.spanID)"
+            if let parent = trace.parentSpanID { logger[metadataKey: "parent_span_id"] = "\(parent)" }
+        }
     }
 
     /// Clients for other issuers' providers (`AUTH_EXTRA_ISSUERS`) on this thread's transport.
@@ -34,8 +49,12 @@ public final class KeycloakClient {
     /// transport: the same thread, the same curl handle, one call at a time.
     public func client(for other: IdentityProvider) -> KeycloakClient {
         if other === provider { return self }
-        if let sibling = siblings[ObjectIdentifier(other)] { return sibling }
-        let sibling = KeycloakClient(provider: other, transport: transport, usesLimiter: usesLimiter, logger: logger)
+        if let sibling = siblings[ObjectIdentifier(other)] {
+            sibling.trace = trace
+            return sibling
+        }
+        let sibling = KeycloakClient(provider: other, transport: transport, usesLimiter: usesLimiter, logger: baseLogger)
+        sibling.trace = trace
         siblings[ObjectIdentifier(other)] = sibling
         return sibling
     }
@@ -81,11 +100,15 @@ public final class KeycloakClient {
 
     /// The resource owner password credentials grant (RFC 6749 §4.3) with `scope=openid`,
     /// client_secret_post, every value form-encoded.
-    public func passwordGrant(username: String, password: String) throws(AuthError) -> TokenSet {
+    ///
+    /// - Parameter dpopProof: the client's DPoP proof for the token endpoint (RFC 9449 §5),
+    ///   passed on as the `DPoP` header: the provider then binds the tokens to the client's key.
+    public func passwordGrant(username: String, password: String, dpopProof: String? = nil) throws(AuthError) -> TokenSet {
         let metadata = try provider.metadata()
-        let request = formPost(
+        var request = formPost(
             metadata.tokenEndpoint,
             [("grant_type", "password"), ("username", username), ("password", password), ("scope", "openid")], endpoint: "token")
+        if let dpopProof { request.headers.append(("DPoP", dpopProof)) }
         let response = try send(request)
         return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
     }
@@ -108,10 +131,12 @@ public final class KeycloakClient {
 
     /// The refresh token grant (RFC 6749 §6): a new token set for a live session.
     /// `invalidRefreshToken` when the token is expired, revoked or its session ended.
-    public func refreshGrant(refreshToken: String) throws(AuthError) -> TokenSet {
+    public func refreshGrant(refreshToken: String, dpopProof: String? = nil) throws(AuthError) -> TokenSet {
         let metadata = try provider.metadata()
-        let response = try send(
-            formPost(metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: "token"))
+        var request = formPost(
+            metadata.tokenEndpoint, [("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: "token")
+        if let dpopProof { request.headers.append(("DPoP", dpopProof)) }
+        let response = try send(request)
         do {
             return try decodeSuccess(TokenSet.self, from: response, endpoint: "token")
         } catch  where error.code == .invalidCredentials {
@@ -205,6 +230,10 @@ public final class KeycloakClient {
     }
 
     private func send(_ request: OutgoingRequest) throws(AuthError) -> IncomingResponse {
+        var request = request
+        let trace = self.trace ?? TraceContext.root()
+        request.headers.append(("traceparent", trace.traceparent))
+        if let state = trace.traceState { request.headers.append(("tracestate", state)) }
         let endpoint = request.endpoint
         let start = ContinuousClock.now
         do {
@@ -278,6 +307,13 @@ public final class KeycloakClient {
             // Keycloak: 401 up to 26.5, 400 from 26.6 for bad credentials; 400 for disabled
             // accounts and incomplete profiles. All of them are the caller's credentials.
             return AuthError(.invalidCredentials, "\(endpoint): \(oauthError.errorDescription?.prefix(80) ?? "invalid_grant")")
+        case (400, "invalid_dpop_proof"), (400, "use_dpop_nonce"),
+            (400, "invalid_request") where oauthError.errorDescription?.contains("DPoP") == true:
+            // Keycloak's DPoPUtil refused the client's proof (passed on by /login or /refresh):
+            // invalid_dpop_proof up to 26.0, invalid_request with a "DPoP …" description since
+            // 26.1 (keycloak#34842); every DPoPUtil message names DPoP.
+            return AuthError(
+                .invalidDPoPProof, "\(endpoint): \(oauthError.errorDescription.map { String($0.prefix(120)) } ?? oauthError.error)")
         case (_, "invalid_client"), (_, "unauthorized_client"):
             return AuthError(.identityProviderRejectedClient, "\(summary): \(oauthError.errorDescription?.prefix(120) ?? "")")
         default:

@@ -53,7 +53,7 @@ public enum AuthMetrics {
         ).increment()
     }
 
-    static func verificationFailure(_ error: AuthError) {
+    public static func verificationFailure(_ error: AuthError) {
         guard error.isCallerError else { return }
         Counter(label: "keycloak_fcgi_auth_failures_total", dimensions: [("reason", error.code.rawValue)]).increment()
     }

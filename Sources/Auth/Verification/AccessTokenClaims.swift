@@ -30,15 +30,42 @@ public struct AccessTokenClaims: Decodable, Sendable, Equatable {
     public let nonce: String?
     /// OIDC Core §3.1.3.6: the access token's hash, an ID-token claim only.
     public let atHash: String?
+    /// RFC 7800 `cnf`: what the token is bound to (DPoP key or client certificate).
+    public let cnf: Confirmation?
+    /// Keycloak's `allowed-origins`: the client's web origins (`*` allows any).
+    public let allowedOrigins: [String]?
 
     enum CodingKeys: String, CodingKey {
         case iss, sub, exp, nbf, iat, typ, azp, aud, scope, email, name, sid, nonce
         case atHash = "at_hash"
+        case cnf
+        case allowedOrigins = "allowed-origins"
         case preferredUsername = "preferred_username"
         case givenName = "given_name"
         case familyName = "family_name"
         case realmAccess = "realm_access"
         case resourceAccess = "resource_access"
+    }
+
+    /// RFC 7800 §3.1 `cnf` as Keycloak writes it (`AccessToken.Confirmation`): `jkt` for a
+    /// DPoP-bound token (RFC 9449 §6.1), `x5t#S256` for a certificate-bound one (RFC 8705 §3.1).
+    /// Keycloak's Jackson mapper leaves null members out; a `null` member is read as absent.
+    public struct Confirmation: Decodable, Sendable, Equatable, Hashable {
+        public let jkt: String?
+        public let x5tS256: String?
+
+        public init(jkt: String? = nil, x5tS256: String? = nil) {
+            self.jkt = jkt
+            self.x5tS256 = x5tS256
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case jkt
+            case x5tS256 = "x5t#S256"
+        }
+
+        /// Whether the token is bound to anything.
+        public var isEmpty: Bool { jkt == nil && x5tS256 == nil }
     }
 
     /// `scope` split on spaces (RFC 6749 §3.3).

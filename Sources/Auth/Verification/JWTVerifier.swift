@@ -112,8 +112,10 @@ public struct JWTVerifier: Sendable {
         }
         // Keycloak marks ID and refresh tokens with typ ID / Refresh; only access tokens pass.
         // A client option makes Keycloak write "bearer" in lower case, so the case is ignored.
+        // A DPoP-bound access token has typ "DPoP" (TokenManager: TokenUtil.TOKEN_TYPE_DPOP);
+        // its binding (cnf.jkt) is checked at the resource, not here.
         if let type = claims.typ {
-            guard type == "Bearer" || (type.utf8.count == 6 && type.lowercased() == "bearer") else {
+            guard type == "Bearer" || type == "DPoP" || (type.utf8.count == 6 && type.lowercased() == "bearer") else {
                 throw AuthError(.wrongTokenType, "typ \(type.prefix(32))")
             }
         } else if claims.nonce != nil || claims.atHash != nil {

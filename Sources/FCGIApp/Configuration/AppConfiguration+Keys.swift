@@ -186,6 +186,59 @@ extension AppConfiguration {
                 "AUTH_REQUIRE_AT_JWT", default: false, \.policy.requiresAccessTokenHeaderType,
                 #"`true` when the provider marks access tokens with the RFC 9068 header `typ: at+jwt` (Keycloak's client option "Use at+jwt as access token header type"): tokens without it are refused"#
             ),
+            .choice(
+                "AUTH_DPOP", default: ResourceServer.DPoPMode.allowed, \.resourceServer.dpopMode,
+                #"DPoP (RFC 9449) at `/protected` and `/auth`: `allowed` (DPoP-bound tokens with their proofs, and bearer tokens), `required` (DPoP-bound tokens only), `off` (the DPoP scheme is refused like any non-Bearer scheme). A DPoP-bound token sent as Bearer is refused in every mode"#
+            ),
+            ConfigurationKey(
+                name: "AUTH_DPOP_ALGS", defaultText: "`ES256 ES384 PS256 PS384 PS512 RS256 RS384 RS512`",
+                meaning: #"proof algorithms accepted and advertised (`algs`, `dpop_signing_alg_values_supported`); asymmetric only"#,
+                read: { reader, configuration in
+                    let names = reader.list("AUTH_DPOP_ALGS")
+                    guard !names.isEmpty else { return }
+                    var algorithms: [SignatureAlgorithm] = []
+                    for name in names {
+                        guard let algorithm = SignatureAlgorithm(rawValue: name.uppercased()) else {
+                            reader.problem(
+                                "AUTH_DPOP_ALGS",
+                                "\(name.prefix(40)) is not one of \(SignatureAlgorithm.allCases.map(\.rawValue).joined(separator: " "))")
+                            return
+                        }
+                        if !algorithms.contains(algorithm) { algorithms.append(algorithm) }
+                    }
+                    configuration.resourceServer.dpop.algorithms = algorithms
+                },
+                show: { $0.resourceServer.dpop.algorithms.map(\.rawValue).joined(separator: " ") }),
+            ConfigurationKey(
+                name: "AUTH_DPOP_PROOF_MAX_AGE_SECONDS", defaultText: "`60`",
+                meaning: #"oldest `iat` a DPoP proof may have (5 s ahead of this clock are tolerated); its `jti` is remembered as long"#,
+                read: { reader, configuration in
+                    configuration.resourceServer.dpop.maximumAgeSeconds = Int64(
+                        reader.integer("AUTH_DPOP_PROOF_MAX_AGE_SECONDS", default: 60, range: 1...3600))
+                },
+                show: { "\($0.resourceServer.dpop.maximumAgeSeconds)" }),
+            .boolean(
+                "AUTH_DPOP_NONCE", default: false, \.resourceServer.requiresNonce,
+                #"`true`: DPoP proofs must carry a nonce this service issued (RFC 9449 §9; `use_dpop_nonce` with a `DPoP-Nonce` header, valid 1-2 minutes, shared by replicas with the same client secret)"#
+            ),
+            ConfigurationKey(
+                name: "OAUTH_RESOURCE", defaultText: "the request's `https://host`",
+                meaning:
+                    #"the resource identifier (RFC 9728): an https URL named in `/.well-known/oauth-protected-resource` and in challenges' `resource_metadata`; its origin replaces the request's in DPoP `htu` checks (set it when a proxy in front of nginx changes the host)"#,
+                read: { reader, configuration in
+                    guard let text = reader.optional("OAUTH_RESOURCE") else { return }
+                    guard let url = reader.httpURL(text, key: "OAUTH_RESOURCE") else { return }
+                    guard !url.contains("?"), !url.contains("#") else {
+                        reader.problem("OAUTH_RESOURCE", "must not have a query or fragment (RFC 9728 §1.2)")
+                        return
+                    }
+                    configuration.resourceServer.resource = url
+                },
+                show: { $0.resourceServer.resource ?? "" }),
+            .boolean(
+                "AUTH_CHECK_ALLOWED_ORIGINS", default: false, \.resourceServer.checksAllowedOrigins,
+                #"`true`: a request with an `Origin` header and a token with Keycloak's `allowed-origins` claim (the client's Web origins) gets 403 unless the origin is listed (or `*` is), as Keycloak's Java adapter did"#
+            ),
             .seconds("AUTH_CLOCK_SKEW_SECONDS", default: 30, range: 0...3600, \.policy.clockSkewSeconds, #"tolerance for `exp` and `nbf`"#),
             .duration(
                 "AUTH_JWKS_REFRESH_SECONDS", default: 300, range: 10...86400, \.jwksRefreshInterval,

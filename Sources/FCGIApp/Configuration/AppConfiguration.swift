@@ -52,6 +52,8 @@ package struct AppConfiguration: Sendable {
     var tokenCacheSize = 10000
     var introspectionTTLSeconds = 10.0
     var authorization = AuthorizationPolicy.none
+    /// DPoP, certificate binding, `allowed-origins` and the resource identifier.
+    var resourceServer = ResourceServer.Settings()
     var logLevel = Logger.Level.info
     var logFormat = LogFormat.text
     var mallocArenas = 4

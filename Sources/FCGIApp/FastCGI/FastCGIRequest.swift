@@ -84,6 +84,21 @@ final class FastCGIRequest {
         return String(cString: value)
     }
 
+    /// How many entries of the request's environment are named `name`.
+    func parameterCount(_ name: String) -> Int {
+        guard var entry = request.pointee.envp else { return 0 }
+        let prefix = Array((name + "=").utf8)
+        var count = 0
+        while let pointer = entry.pointee {
+            // Stops at the first difference, so never reads past the entry's NUL (not in `prefix`).
+            var index = 0
+            while index < prefix.count, UInt8(bitPattern: pointer[index]) == prefix[index] { index += 1 }
+            if index == prefix.count { count += 1 }
+            entry += 1
+        }
+        return count
+    }
+
     /// Reads up to `count` bytes of the request body; fewer at end of input. Reads in chunks
     /// into uninitialized storage: a GET without a body costs one call, not a zeroed buffer of
     /// the maximum body size (which showed up in profiles).

@@ -92,6 +92,10 @@ package final class FastCGIWorker {
         let requestID = request.requestID ?? RequestLog.makeRequestID()
         var logger = application.logger
         logger[metadataKey: "request.id"] = "\(requestID)"
+        let trace = TraceContext.start(traceparent: request.parameter("HTTP_TRACEPARENT"), tracestate: request.parameter("HTTP_TRACESTATE"))
+        logger[metadataKey: "trace_id"] = "\(trace.traceID)"
+        logger[metadataKey: "span_id"] = "\(trace.spanID)"
+        if let parent = trace.parentSpanID { logger[metadataKey: "parent_span_id"] = "\(parent)" }
 
         let maximumBody = application.configuration.maximumBodyBytes
         var log = RequestLog()
@@ -100,7 +104,7 @@ package final class FastCGIWorker {
         case .request(let incoming):
             log.method = incoming.method
             log.path = incoming.path
-            response = worker.respond(to: incoming, logger: logger)
+            response = worker.respond(to: incoming, logger: logger, trace: trace)
         case .bodyTooLarge:
             log.method = request.parameter("REQUEST_METHOD") ?? "?"
             log.path = request.parameter("DOCUMENT_URI") ?? "?"

@@ -47,6 +47,11 @@ package struct HTTPRequest {
         parameters.parameter(name)
     }
 
+    /// How many times the parameter `name` was passed.
+    func parameterCount(_ name: String) -> Int {
+        parameters.parameterCount(name)
+    }
+
     /// The media type of `contentType`, lower-cased, without parameters.
     var mediaType: String? {
         guard let contentType else { return nil }
@@ -73,6 +78,15 @@ package struct HTTPRequest {
 /// Where a request's other parameters come from: the FastCGI request while it is being served.
 protocol RequestParameters: AnyObject {
     func parameter(_ name: String) -> String?
+    /// How many times nginx passed `name` (a request header sent twice arrives twice with
+    /// nginx 1.22; later versions join the values with `, `).
+    func parameterCount(_ name: String) -> Int
+}
+
+extension RequestParameters {
+    func parameterCount(_ name: String) -> Int {
+        parameter(name) == nil ? 0 : 1
+    }
 }
 
 /// Parameters given as values (tests, fuzzing).

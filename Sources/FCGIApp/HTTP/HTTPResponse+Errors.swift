@@ -7,6 +7,12 @@ extension HTTPResponse {
         switch error {
         case .auth(let error):
             self = Self.response(for: error)
+        case .challenged(let error, let challenge):
+            self = Self.response(for: error)
+            guard status == .unauthorized else { return }
+            headers.removeAll { $0.name == "WWW-Authenticate" }
+            headers.append(("WWW-Authenticate", challenge.header(for: error)))
+            if let nonce = challenge.nonce { headers.append(("DPoP-Nonce", nonce)) }
         case .missingFields(let fields):
             // FastAPI's RequestValidationError body: one entry per missing field.
             let issues = fields.map { field -> JSONValue in
@@ -33,7 +39,8 @@ extension HTTPResponse {
             return .detail("Not authenticated", status: .unauthorized, headers: [("WWW-Authenticate", "Bearer")])
         case .malformedToken, .tokenTooLarge, .unsupportedAlgorithm, .unknownKeyID, .signatureInvalid,
             .tokenExpired, .tokenNotYetValid, .issuerMismatch, .audienceMismatch, .wrongTokenType,
-            .missingClaim, .tokenRejectedByProvider, .sessionRevoked, .nonceMismatch:
+            .missingClaim, .tokenRejectedByProvider, .sessionRevoked, .nonceMismatch, .tokenNotDPoPBound,
+            .dpopBoundTokenAsBearer, .dpopRequired, .certificateMismatch:
             return .detail(
                 "Could not validate credentials", status: .unauthorized,
                 headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
@@ -42,18 +49,23 @@ extension HTTPResponse {
             // left guessing (RFC 6750 §3: error_description is for developers).
             return .detail(
                 "Could not validate credentials", status: .unauthorized,
-                headers: [
-                    (
-                        "WWW-Authenticate",
-                        "Bearer error=\"invalid_token\", error_description=\"The access token carries no identity claims (a lightweight access token)\""
-                    )
-                ])
+                headers: [("WWW-Authenticate", Challenge(scheme: .bearer).header(for: error))])
         case .invalidCredentials:
             return .detail("Invalid username or password", status: .unauthorized)
         case .invalidRefreshToken:
             return .detail("Invalid or expired refresh token", status: .unauthorized)
         case .insufficientPermissions:
             return .detail("Not enough permissions", status: .forbidden)
+        case .originNotAllowed:
+            return .detail("Origin not allowed", status: .forbidden)
+        case .invalidDPoPProof:
+            return .detail(
+                "Invalid DPoP proof", status: .unauthorized,
+                headers: [("WWW-Authenticate", Challenge(scheme: .dpop).header(for: error))])
+        case .dpopNonceRequired:
+            return .detail(
+                "DPoP nonce required", status: .unauthorized,
+                headers: [("WWW-Authenticate", Challenge(scheme: .dpop).header(for: error))])
         case .identityProviderUnavailable:
             return .detail("Identity provider unavailable", status: .serviceUnavailable, headers: [("Retry-After", "5")])
         case .identityProviderBusy:

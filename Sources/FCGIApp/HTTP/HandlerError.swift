@@ -5,6 +5,9 @@ import Auth
 package enum HandlerError: Error, Sendable {
     /// Token, credentials or identity-provider failures.
     case auth(AuthError)
+    /// An authentication failure at a resource (`/protected`, `/auth`), answered with the
+    /// challenge `challenge` describes (scheme, `algs`, `resource_metadata`, a fresh nonce).
+    case challenged(AuthError, Challenge)
     /// Required form fields absent or empty (FastAPI's 422 shape), by field name.
     case missingFields([String])
     /// A body that cannot be parsed as the form it claims to be.

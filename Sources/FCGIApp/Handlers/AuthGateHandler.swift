@@ -19,6 +19,7 @@ import Auth
 struct AuthGateHandler: RequestHandler {
     let authenticator: any Authenticator
     let defaultPolicy: AuthorizationPolicy
+    let resourceServer: ResourceServer
     var signIn: BrowserSignIn? = nil
 
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
@@ -44,7 +45,7 @@ struct AuthGateHandler: RequestHandler {
                     if !setCookies.isEmpty { response.logMetadata["session.renewed"] = "true" }
                     return response
                 case .failure(let refusal):
-                    var response = HTTPResponse(error: .auth(AuthError(.missingBearerToken)))
+                    var response = HTTPResponse(error: .challenged(AuthError(.missingBearerToken), resourceServer.challenge(for: request)))
                     response.headers += Self.cookieHeaders(signIn.jar.clearCookies(cookies))
                     response.logMetadata["session.refused"] = "\(refusal)"
                     addSignInRedirect(to: &response, request: request)
@@ -53,10 +54,12 @@ struct AuthGateHandler: RequestHandler {
             }
         }
         do {
-            let user = try context.authenticatedUser(of: request, with: authenticator, policy: policy)
-            return identityResponse(for: user)
+            let access = try resourceServer.authenticate(request, with: authenticator, policy: policy, context: context)
+            var response = identityResponse(for: access.user)
+            response.headers += access.headers
+            return response
         } catch {
-            guard signIn != nil, case .auth(let authError) = error, authError.code == .missingBearerToken else { throw error }
+            guard signIn != nil, case .challenged(let authError, _) = error, authError.code == .missingBearerToken else { throw error }
             var response = HTTPResponse(error: error)
             addSignInRedirect(to: &response, request: request)
             return response

@@ -5,9 +5,16 @@ import Auth
 struct RefreshHandler: RequestHandler {
     func handle(_ request: HTTPRequest, context: RequestContext) throws(HandlerError) -> HTTPResponse {
         let fields = try FormFields.required(["refresh_token"], from: request)
-        return .tokens(
-            try HandlerError.authenticating { () throws(AuthError) in
-                try context.client.refreshGrant(refreshToken: fields["refresh_token", default: ""])
-            })
+        let proof: String?
+        switch DPoPForwarding.proof(of: request) {
+        case .refused(let response): return response
+        case .proof(let value): proof = value
+        }
+        do {
+            return .tokens(try context.client.refreshGrant(refreshToken: fields["refresh_token", default: ""], dpopProof: proof))
+        } catch {
+            if let response = DPoPForwarding.refusal(error) { return response }
+            throw .auth(error)
+        }
     }
 }

@@ -29,8 +29,11 @@ struct Router: Sendable {
             return response
         } catch {
             var response = HTTPResponse(error: error)
-            if case .auth(let authError) = error {
+            switch error {
+            case .auth(let authError), .challenged(let authError, _):
                 response.logMetadata["auth.error"] = "\(authError)"
+            default:
+                break
             }
             if request.method == "HEAD" {
                 response.body = []
