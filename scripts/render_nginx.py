@@ -14,6 +14,14 @@ the template's ${DOCS_RENDERED_DIR} names:
 writes OUTPUT_DIR/openapi.json (nginx/html/openapi.json with nginx/html/openapi-sign-in.json
 merged in: the Keycloak sign-in scheme) and OUTPUT_DIR/swagger-init.js (the page's client id).
 The nginx image does the same with jq at build time and envsubst at start (deploy/nginx/).
+
+The CORS allow-list is a list, which a ${NAME} placeholder cannot loop over, so it is rendered
+into a file of its own that the template includes at http{} level (its ${CORS_MAPS_FILE}):
+
+    render_nginx.py --cors OUTPUT CORS_ALLOWED_ORIGINS="https://app.example.com https://b.example"
+
+writes the two maps $keycloak_cors_origin and $keycloak_cors_enabled (an empty list: CORS off).
+The nginx image writes the same file at start (deploy/nginx/16-cors-origins.sh).
 """
 
 from __future__ import annotations
@@ -37,6 +45,16 @@ DOCS_VALUE_PATTERNS = {
     "DOCS_KEYCLOAK_ISSUER": re.compile(r"https?://[][A-Za-z0-9.:-]+(/[A-Za-z0-9._~%/-]*[A-Za-z0-9._~%-])?"),
     "DOCS_CLIENT_ID": re.compile(r"[A-Za-z0-9._~:@-]+"),
 }
+
+
+#: One origin of CORS_ALLOWED_ORIGINS, exactly as a browser sends it in `Origin` (RFC 6454 §6.2:
+#: lower-case scheme and host, no path, no trailing slash): nginx compares it with the header
+#: as a string. No `*` (never with credentials) and no `null`; only characters that cannot
+#: break out of an nginx string or start a $variable. deploy/nginx/16-cors-origins.sh checks the
+#: same in the image.
+CORS_ORIGIN_PATTERN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?")
+#: A default port never appears in a browser's Origin, so a listed one could never match.
+CORS_DEFAULT_PORT = re.compile(r"https://.*:443|http://.*:80")
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -80,8 +98,40 @@ def render_docs(output_dir: Path, values: dict[str, str], html_dir: Path = HTML_
         render((html_dir / "docs" / "swagger-init.js").read_text("utf-8"), values), "utf-8")
 
 
+def cors_origins(value: str) -> list[str]:
+    """The origins of a CORS_ALLOWED_ORIGINS value (separated by white space), duplicates
+    dropped; raises ValueError naming every one that is not an exact browser origin."""
+    origins = list(dict.fromkeys(value.split()))
+    bad = [origin for origin in origins
+           if not CORS_ORIGIN_PATTERN.fullmatch(origin) or CORS_DEFAULT_PORT.fullmatch(origin)]
+    if bad:
+        raise ValueError(f"not an origin as browsers send it: {' '.join(bad)} (scheme://host[:port] in "
+                         "lower case, no path or trailing slash, no default port, no wildcard)")
+    return origins
+
+
+def render_cors(value: str) -> str:
+    """The http{}-level file that keycloak-fcgi.conf includes as ${CORS_MAPS_FILE}: the request's
+    Origin when it is one of CORS_ALLOWED_ORIGINS (the configured string, never the header
+    itself), else empty; and whether CORS is on at all (an empty list: off, nginx adds nothing
+    and answers no preflight). deploy/nginx/16-cors-origins.sh writes the same bytes."""
+    origins = cors_origins(value)
+    lines = [
+        "# Rendered from CORS_ALLOWED_ORIGINS (scripts/render_nginx.py --cors; in the nginx image",
+        "# deploy/nginx/16-cors-origins.sh). Included by keycloak-fcgi.conf; docs/cors-and-mtls.md.",
+        "map $http_origin $keycloak_cors_origin {",
+        '    default "";',
+        *(f'    "{origin}" "{origin}";' for origin in origins),
+        "}",
+        "map $http_origin $keycloak_cors_enabled {",
+        f"    default {1 if origins else 0};",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or (argv[0] != "--docs" and len(argv) < 3):
+    if len(argv) < 2 or (argv[0] not in ("--docs", "--cors") and len(argv) < 3):
         print(__doc__, file=sys.stderr)
         return 2
     target, output, *pairs = argv
@@ -89,6 +139,8 @@ def main(argv: list[str]) -> int:
     try:
         if target == "--docs":
             render_docs(Path(output), values)
+        elif target == "--cors":
+            Path(output).write_text(render_cors(values.get("CORS_ALLOWED_ORIGINS", "")))
         else:
             Path(output).write_text(render(Path(target).read_text(), values))
     except (KeyError, ValueError) as error:

@@ -6,7 +6,8 @@
 #   redirects there), serving /docs and /openapi.json (rendered for the local provider: the
 #   Swagger page's Authorize also signs in on its login page).
 # Ctrl-C stops everything. Ports: HTTPS_PORT, HTTP_PORT, IDP_PORT, INTERNAL_PORT (health and
-# metrics, loopback only) in the environment.
+# metrics, loopback only) in the environment; CORS_ALLOWED_ORIGINS (space-separated origins
+# allowed to call the API from a browser, docs/cors-and-mtls.md) too.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$repo"
@@ -67,13 +68,15 @@ KEYCLOAK_SERVER_URL="http://127.0.0.1:$idp_port" KEYCLOAK_REALM=testing KEYCLOAK
 pids+=($!)
 
 say "starting nginx on https://localhost:$https_port"
+# CORS for the origins in CORS_ALLOWED_ORIGINS (space-separated; unset: CORS off).
+python3 scripts/render_nginx.py --cors "$run_dir/cors-origins.conf" CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-}"
 python3 scripts/render_nginx.py nginx/templates/keycloak-fcgi.conf.template "$run_dir/keycloak-fcgi.conf" \
     FCGI_UPSTREAM="unix:$socket" SERVER_NAME=localhost HTTPS_LISTEN="127.0.0.1:$https_port" HTTP_LISTEN="127.0.0.1:$http_port" \
     INTERNAL_LISTEN="127.0.0.1:$internal_port" \
     PUBLIC_HTTPS_PORT="$https_port" TLS_CERTIFICATE="$run_dir/tls/localhost.crt" \
     TLS_CERTIFICATE_KEY="$run_dir/tls/localhost.key" HTML_DIR="$repo/nginx/html" \
     SWAGGER_UI_DIR="$run_dir/swagger-ui" MAX_BODY_SIZE=64k LOGIN_RATE=10r/s LOGIN_BURST=20 UPSTREAM_KEEPALIVE=64 \
-    DOCS_RENDERED_DIR="$run_dir/docs" DOCS_KEYCLOAK_ISSUER="$issuer"
+    DOCS_RENDERED_DIR="$run_dir/docs" DOCS_KEYCLOAK_ISSUER="$issuer" CORS_MAPS_FILE="$run_dir/cors-origins.conf"
 python3 scripts/render_nginx.py nginx/local/nginx.conf.template "$run_dir/nginx.conf" RUN_DIR="$run_dir" \
     NGINX_USER="$(id -un)"
 nginx -p "$run_dir" -c "$run_dir/nginx.conf" -e "$run_dir/nginx-error.log" -g 'daemon off;' &

@@ -1,6 +1,7 @@
 """The nginx image: its envsubst filter against the template's placeholders, the entrypoint's
-rendering against scripts/render_nginx.py, the development-certificate step, and the rendered
-configuration through `nginx -t`.
+rendering against scripts/render_nginx.py (the template, and the CORS allow-list of
+16-cors-origins.sh), the development-certificate step, and the rendered configuration through
+`nginx -t`.
 
 No image is built and no container runs here (the machines have only a Docker client): every
 piece that can be exercised on its own is. The tools and `docker-compose config` are
@@ -15,7 +16,9 @@ import subprocess
 
 from harness.deploy_files import DEV_CERT_SCRIPT, NGINX_DOCKERFILE, RESOLVER_SNIPPET, TEMPLATE, dockerfile_env
 from harness.deploy_files import template_placeholders, tool
-from harness.stack import render
+from harness.stack import REPO_ROOT, render, render_cors
+
+CORS_SCRIPT = REPO_ROOT / "deploy" / "nginx" / "16-cors-origins.sh"
 
 
 # ---- the nginx image ---------------------------------------------------------------------------
@@ -122,6 +125,11 @@ def test_rendered_nginx_configuration_is_valid(tmp_path):
     assert values["TLS_CERTIFICATE"] == "/etc/nginx/tls/tls.crt"
     assert values["TLS_CERTIFICATE_KEY"] == "/etc/nginx/tls/tls.key"
     values.update(TLS_CERTIFICATE=str(tls / "tls.crt"), TLS_CERTIFICATE_KEY=str(tls / "tls.key"))
+    # The CORS maps as the image's step writes them, for a list (an empty one is checked too).
+    assert values["CORS_MAPS_FILE"] == "/etc/nginx/conf.d/cors/cors-origins.conf"
+    values["CORS_MAPS_FILE"] = str(tmp_path / "cors" / "cors-origins.conf")
+    made = run_cors_step(values["CORS_MAPS_FILE"], "https://app.example http://localhost:3000")
+    assert made.returncode == 0, made.stderr
     rendered = render(TEMPLATE.read_text(), values)
     assert rendered.count("server app:9000 resolve;") == 1  # the one upstream (keepalive for every method)
     rendered = rendered.replace("server app:9000 resolve;", "server 127.0.0.1:9000;")
@@ -149,3 +157,49 @@ http {{
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+    assert run_cors_step(values["CORS_MAPS_FILE"], "").returncode == 0
+    result = subprocess.run([nginx, "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+# ---- CORS_ALLOWED_ORIGINS ----------------------------------------------------------------------
+
+def run_cors_step(file: str, origins: str | None) -> subprocess.CompletedProcess[str]:
+    """deploy/nginx/16-cors-origins.sh as the entrypoint runs it (sh, no other environment)."""
+    env = {"PATH": os.environ["PATH"], "CORS_MAPS_FILE": file}
+    if origins is not None:
+        env["CORS_ALLOWED_ORIGINS"] = origins
+    return subprocess.run(["sh", str(CORS_SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_nginx_cors_step_writes_what_render_nginx_writes(tmp_path):
+    env = dockerfile_env(NGINX_DOCKERFILE)
+    assert env["CORS_ALLOWED_ORIGINS"] == ""  # CORS off unless the operator lists origins
+    for origins in (None, "", "https://app.example",
+                    " https://app.example\thttp://localhost:3000  https://app.example ",
+                    "https://[::1]:8443 http://127.0.0.1:8080 https://a-b.c.example:1"):
+        file = tmp_path / "out" / "cors.conf"
+        result = run_cors_step(str(file), origins)
+        assert result.returncode == 0, result.stderr
+        assert file.read_text() == render_cors(origins or ""), origins
+
+
+def test_nginx_cors_step_refuses_what_render_nginx_refuses(tmp_path):
+    # No wildcard in any form, nothing a browser never sends, nothing that could break out of the
+    # nginx string.
+    for origins in ("*", "https://app.example *", "https://*.example", "null", "https://App.example",
+                    "https://app.example/", "https://app.example/path", "https://app.example:443",
+                    "http://app.example:80", "app.example", "ftp://app.example", 'https://a.example";',
+                    "https://$host", "https://a.example{"):
+        result = run_cors_step(str(tmp_path / "cors.conf"), origins)
+        assert result.returncode != 0, origins
+        assert "CORS_ALLOWED_ORIGINS" in result.stderr
+        assert not (tmp_path / "cors.conf").exists()
+        try:
+            render_cors(origins)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"render_nginx.py accepts {origins!r}")

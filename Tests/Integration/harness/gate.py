@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import REPO_ROOT
 from .sample_upstream import SampleUpstream
-from .stack import Stack, free_port, render
+from .stack import Stack, enable_client_certificates, free_port, render
 
 GATE_TEMPLATE = REPO_ROOT / "nginx" / "examples" / "auth-gate.conf.template"
 
@@ -34,14 +34,17 @@ class GateStack(Stack):
         self.gate_extra = gate_extra
 
     def gate_config(self) -> str:
-        return render(GATE_TEMPLATE.read_text(), {
+        config = render(GATE_TEMPLATE.read_text(), {
             "GATE_LISTEN": f"127.0.0.1:{self.gate_port}",
             "GATE_TLS_LISTEN": f"127.0.0.1:{self.gate_tls_port}",
             "TLS_CERTIFICATE": str(self.tls_dir / "localhost.crt"),
             "TLS_CERTIFICATE_KEY": str(self.tls_dir / "localhost.key"),
             "FCGI_UPSTREAM_NAME": "keycloak_fcgi",
             "SAMPLE_UPSTREAM": self.upstream_address,
-        }) + self.gate_extra
+        })
+        if self.client_certificates:  # the Stack option: the gate's TLS listener asks too
+            config = enable_client_certificates(config)
+        return config + self.gate_extra
 
     def start_nginx(self) -> None:
         # Stack.start_nginx writes keycloak-fcgi.conf and starts nginx in one step. Appending the

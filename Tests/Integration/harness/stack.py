@@ -5,6 +5,10 @@ identity provider (`harness.idp_fixture.IdentityProvider`) or any issuer URL.
     with Stack(workdir, tls, idp=idp, env={"AUTH_VERIFY": "userinfo"}) as stack:
         stack.session.get(stack.url("/protected"))
 
+Options beyond the responder's environment shape nginx: `cors_origins` is the template's
+CORS_ALLOWED_ORIGINS (rendered as scripts/render_nginx.py --cors does) and `client_certificates`
+turns on the template's RFC 8705 recipe (`ssl_verify_client optional_no_ca;`).
+
 `stop()` sends SIGTERM to the responder and records its exit status, then stops nginx.
 """
 
@@ -19,7 +23,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import requests
 
@@ -44,6 +48,20 @@ render: Callable[[str, dict[str, str]], str] = _render_nginx.render
 #: `render_docs(output_dir, values)`: the Swagger page's openapi.json and swagger-init.js for one
 #: deployment (values DOCS_KEYCLOAK_ISSUER, DOCS_CLIENT_ID), as `render_nginx.py --docs` does.
 render_docs: Callable[[Path, dict[str, str]], None] = _render_nginx.render_docs
+#: `render_cors(origins)`: the http{}-level CORS maps for a CORS_ALLOWED_ORIGINS value, as
+#: `render_nginx.py --cors` writes them (the template includes them as ${CORS_MAPS_FILE}).
+render_cors: Callable[[str], str] = _render_nginx.render_cors
+
+#: The template's commented RFC 8705 recipe line and what `client_certificates=True` makes of it.
+CLIENT_CERTIFICATE_RECIPE = "    # ssl_verify_client optional_no_ca;\n"
+CLIENT_CERTIFICATE_ON = "    ssl_verify_client optional_no_ca;\n"
+
+
+def enable_client_certificates(config: str) -> str:
+    """`config` with the template's commented `ssl_verify_client optional_no_ca;` turned on (once
+    per TLS server that carries the recipe); fails when the recipe is not there."""
+    assert CLIENT_CERTIFICATE_RECIPE in config, "the template lost its commented ssl_verify_client recipe"
+    return config.replace(CLIENT_CERTIFICATE_RECIPE, CLIENT_CERTIFICATE_ON)
 
 #: The Swagger page's Keycloak issuer when a stack has no identity provider (the page's sign-in
 #: then points nowhere; nothing else depends on it).
@@ -138,6 +156,8 @@ class Stack:
         wait_for_keys: bool = True,
         extra_locations: str = "",
         upstream_keepalive: int | None = None,
+        cors_origins: str | Sequence[str] = "",
+        client_certificates: bool = False,
     ):
         self.workdir = workdir
         self.tls_dir = tls_dir
@@ -147,6 +167,8 @@ class Stack:
         self.wait_for_keys = wait_for_keys
         self.extra_locations = extra_locations
         self.upstream_keepalive = upstream_keepalive or self.DEFAULT_UPSTREAM_KEEPALIVE
+        self.cors_origins = cors_origins if isinstance(cors_origins, str) else " ".join(cors_origins)
+        self.client_certificates = client_certificates
         self.https_port = free_port()
         self.http_port = free_port()
         self.internal_port = free_port()
@@ -221,9 +243,13 @@ class Stack:
             "LOGIN_RATE": self.login_rate,
             "LOGIN_BURST": str(self.login_burst),
             "UPSTREAM_KEEPALIVE": str(self.upstream_keepalive),
+            "CORS_MAPS_FILE": str(self.workdir / "cors.conf"),
         }
         values.update(self.render_docs())
+        (self.workdir / "cors.conf").write_text(render_cors(self.cors_origins))
         server = render(TEMPLATE.read_text(), values)
+        if self.client_certificates:
+            server = enable_client_certificates(server)
         if self.extra_locations:
             # Benchmarks add locations (e.g. nginx's own `return 200`) to the same TLS server.
             server = server.replace("    location = /login {", self.extra_locations + "\n    location = /login {", 1)
