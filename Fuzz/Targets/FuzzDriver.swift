@@ -100,7 +100,14 @@ enum FuzzToken {
             return key
         }
         _ = try? BearerCredentials.token(fromAuthorization: token)
+        _ = try? Credentials.parse(token, acceptsDPoP: true)
         _ = UnverifiedJWS.claims(of: token)
+        // The same bytes as a DPoP proof, a request URI and a traceparent: all client-supplied.
+        _ = try? DPoPProof.verify(
+            token, method: "GET", targetURI: "https://api.example.com/protected", accessToken: "a.b.c", policy: DPoPPolicy(),
+            now: Int64(FuzzKeys.now))
+        _ = HTTPURI.normalized(token)
+        _ = TraceContext.start(traceparent: token, tracestate: token)
     }
 }
 
