@@ -181,7 +181,7 @@ struct RevocationStoreTests {
 
     @Test("the local replay guard stays bounded: it forgets expired keys first, then those expiring soonest")
     func claimsBounded() {
-        let claims = OnceClaims(capacity: 10)
+        let claims = OnceClaims<String>(capacity: 10)
         for index in 0..<10 { #expect(claims.claim("k\(index)", ttlSeconds: Int64(10 + index), now: 0)) }
         #expect(claims.claim("new", ttlSeconds: 100, now: 0))
         #expect(claims.count == 10)

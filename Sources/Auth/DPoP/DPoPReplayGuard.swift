@@ -8,7 +8,7 @@ import Crypto
 /// 32 shards. With a shared revocation store (Redis) the claim goes there instead
 /// (`SET … NX EX`), so a proof used at one replica is refused at every other.
 public final class DPoPReplayGuard: Sendable {
-    private let shards: [OnceClaims]
+    private let shards: [OnceClaims<ReplayKey>]
     private let shared: (any RevocationStore)?
 
     /// - Parameters:
@@ -29,10 +29,22 @@ public final class DPoPReplayGuard: Sendable {
         hasher.update(data: [0])
         hasher.update(data: Array(proof.jti.utf8))
         let digest = Array(hasher.finalize())
-        let key = Base64URL.encode(digest)
         if let shared {
-            return shared.claimOnce("dpop-jti:" + key, ttlSeconds: ttlSeconds, now: now)
+            return shared.claimOnce("dpop-jti:" + Base64URL.encode(digest), ttlSeconds: ttlSeconds, now: now)
         }
-        return shards[Int(digest[0]) % Self.shardCount].claim(key, ttlSeconds: ttlSeconds, now: now)
+        return shards[Int(digest[0]) % Self.shardCount].claim(ReplayKey(digest), ttlSeconds: ttlSeconds, now: now)
+    }
+
+    /// The first 128 bits of the digest: two words inline in the map's storage instead of a
+    /// 43-character string on the heap (about 100 bytes a claim measured with strings; a
+    /// proof a minute at a few thousand requests a second is hundreds of thousands of claims).
+    struct ReplayKey: Hashable, Sendable {
+        let high: UInt64
+        let low: UInt64
+
+        init(_ digest: [UInt8]) {
+            high = digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+            low = digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        }
     }
 }

@@ -5,7 +5,7 @@ import Logging
 /// `RedisRevocationStore`.
 public final class MemoryRevocationStore: RevocationStore {
     public let list = RevocationList()
-    private let claims: OnceClaims
+    private let claims: OnceClaims<String>
 
     /// A store whose replay guard remembers at most `claimCapacity` keys.
     public init(claimCapacity: Int = 100_000) {

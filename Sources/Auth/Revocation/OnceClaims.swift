@@ -6,8 +6,8 @@ import Synchronization
 /// When it is full it first forgets what expired, then the tenth of the keys that expire
 /// soonest (the ones closest to no longer mattering), so a flood cannot grow it without bound
 /// and the sweep's cost is spread over many claims.
-final class OnceClaims: Sendable {
-    private let claims = Mutex<[String: Int64]>([:])
+final class OnceClaims<Key: Hashable & Sendable>: Sendable {
+    private let claims = Mutex<[Key: Int64]>([:])
     let capacity: Int
 
     init(capacity: Int = 100_000) {
@@ -16,7 +16,7 @@ final class OnceClaims: Sendable {
     }
 
     /// Claims `key` until `now + ttlSeconds`; true unless it was claimed and has not expired.
-    func claim(_ key: String, ttlSeconds: Int64, now: Int64) -> Bool {
+    func claim(_ key: Key, ttlSeconds: Int64, now: Int64) -> Bool {
         claims.withLock { claims in
             if let expiresAt = claims[key], expiresAt > now { return false }
             if claims.count >= capacity && claims[key] == nil { Self.makeRoom(in: &claims, capacity: capacity, now: now) }
@@ -27,7 +27,7 @@ final class OnceClaims: Sendable {
 
     /// Takes every unexpired claim (key, seconds left) and forgets them: after an outage they
     /// are written to Redis, which is the guard again from then on.
-    func drain(now: Int64) -> [(key: String, ttlSeconds: Int64)] {
+    func drain(now: Int64) -> [(key: Key, ttlSeconds: Int64)] {
         claims.withLock { claims in
             let unexpired = claims.filter { $0.value > now }.map { (key: $0.key, ttlSeconds: $0.value - now) }
             claims = [:]
@@ -37,7 +37,7 @@ final class OnceClaims: Sendable {
 
     var count: Int { claims.withLock { $0.count } }
 
-    private static func makeRoom(in claims: inout [String: Int64], capacity: Int, now: Int64) {
+    private static func makeRoom(in claims: inout [Key: Int64], capacity: Int, now: Int64) {
         claims = claims.filter { $0.value > now }
         guard claims.count >= capacity else { return }
         let soonest = claims.sorted { $0.value < $1.value }.prefix(max(1, capacity / 10))

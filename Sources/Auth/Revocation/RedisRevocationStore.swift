@@ -34,7 +34,7 @@ public final class RedisRevocationStore: RevocationStore, @unchecked Sendable {
     public let list = RevocationList()
     private let endpoint: RedisEndpoint
     private let queueCapacity: Int
-    private let claims: OnceClaims
+    private let claims: OnceClaims<String>
 
     static let connectTimeout: Duration = .seconds(1)
     static let commandTimeout: Duration = .milliseconds(250)

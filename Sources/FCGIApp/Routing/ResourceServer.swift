@@ -61,16 +61,19 @@ struct ResourceServer: Sendable {
         _ request: HTTPRequest, with authenticator: any Authenticator, policy: AuthorizationPolicy, context: RequestContext,
         requiresIdentity: Bool = false, seedChallenge: Bool = false
     ) throws(HandlerError) -> Access {
-        var challenge = self.challenge(for: request, seedExact: seedChallenge)
+        // The challenge is built only for a refusal: its resource_metadata URL cost 11 µs of a
+        // ~90 µs bearer check when it was built up front.
+        var scheme = Challenge.Scheme.bearer
+        var nonce: String?
         let now = Int64(context.now.timeIntervalSince1970)
         do throws(AuthError) {
             let credentials = try Credentials.parse(request.authorization, acceptsDPoP: settings.dpopMode != .off)
             var proof: DPoPProof?
             if credentials.scheme == .dpop {
-                challenge.scheme = .dpop
+                scheme = .dpop
                 let checked = try checkedProof(of: request, token: credentials.token, now: now)
                 if let nonces, !nonces.accepts(checked.nonce, now: now) {
-                    challenge.nonce = nonces.nonce(now: now)
+                    nonce = nonces.nonce(now: now)
                     throw AuthError(.dpopNonceRequired, checked.nonce == nil ? "no nonce" : "unknown or expired nonce")
                 }
                 proof = checked
@@ -102,6 +105,9 @@ struct ResourceServer: Sendable {
             default:
                 break
             }
+            var challenge = self.challenge(for: request, seedExact: seedChallenge)
+            challenge.scheme = scheme
+            challenge.nonce = nonce
             throw .challenged(error, challenge)
         }
     }
