@@ -49,7 +49,7 @@ def test_endpoints_and_statuses() -> None:
     paths = load_openapi()["paths"]
     assert {path: sorted(item) for path, item in paths.items()} == {
         "/": ["get"], "/login": ["post"], "/refresh": ["post"], "/logout": ["post"], "/protected": ["get"],
-        "/auth": ["get"]}
+        "/auth": ["get"], "/.well-known/oauth-protected-resource": ["get"]}
     statuses = {path: sorted(next(iter(item.values()))["responses"]) for path, item in paths.items()}
     assert statuses["/login"] == ["200", "400", "401", "413", "422", "429", "502", "503"]
     assert statuses["/refresh"] == ["200", "400", "401", "413", "422", "502", "503"]
@@ -57,6 +57,7 @@ def test_endpoints_and_statuses() -> None:
     assert statuses["/protected"] == ["200", "401", "403", "502", "503"]
     assert statuses["/auth"] == ["204", "401", "403", "502", "503"]
     assert statuses["/"] == ["200", "502"]
+    assert statuses["/.well-known/oauth-protected-resource"] == ["200"]
 
 
 def test_operations_have_ids_summaries_and_security() -> None:
@@ -130,9 +131,10 @@ def test_no_content_responses_and_auth_headers() -> None:
     required = {name: header.get("required", False) for name, header in auth["headers"].items()}
     assert required == {"X-Auth-Subject": True, "X-Auth-Username": True, "X-Auth-Email": False,
                         "X-Auth-Roles": True}
-    for path, method in (("/protected", "get"), ("/auth", "get")):
+    # The gate's challenges name the resource metadata (RFC 9728), /protected keeps the seed's.
+    for path, method, unauthorized in (("/protected", "get", "BearerUnauthorized"), ("/auth", "get", "GateUnauthorized")):
         responses = document["paths"][path][method]["responses"]
-        assert responses["401"] == {"$ref": "#/components/responses/BearerUnauthorized"}, path
+        assert responses["401"] == {"$ref": f"#/components/responses/{unauthorized}"}, path
         assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}, path
 
 

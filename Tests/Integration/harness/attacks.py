@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from .challenges import gate_challenge
 from .idp_fixture import IdentityProvider
 from .jwt import b64url_decode as unb64
 from .jwt import b64url_encode as b64
@@ -500,8 +501,12 @@ def authorization_lines(value: bytes | None) -> list[bytes]:
     return [] if value is None else [b"Authorization: " + value]
 
 
-def assert_refused(answer: Answer, expect: str, context: str) -> None:
+def assert_refused(answer: Answer, expect: str, context: str, gate_origin: str | None = None) -> None:
+    """`gate_origin`: the answer is the gate's (`/auth`), whose challenges name the resource
+    metadata at that origin (harness.challenges); otherwise the seed's exact challenges."""
     body, challenge = EXPECTED[expect]
+    if gate_origin is not None:
+        challenge = gate_challenge(expect, gate_origin)
     assert answer.status == 401, f"{context}: {answer}"
     assert answer.body == body, f"{context}: {answer}"
     assert answer.header("content-type") == "application/json", f"{context}: {answer}"

@@ -372,8 +372,12 @@ def responder_line(stack: Any, answer: requests.Response) -> str:
 
 
 def assert_api_refused(answer: requests.Response, deleted: list[str], *,
-                       body: dict[str, str] | None = None, challenge: str = "Bearer") -> None:
-    """The gate's JSON 401 for an API client, deleting exactly the cookies `deleted`."""
+                       body: dict[str, str] | None = None, challenge: str | None = None) -> None:
+    """The gate's JSON 401 for an API client, deleting exactly the cookies `deleted`. The
+    challenge defaults to the gate's for a request without credentials (harness.challenges)."""
+    from .challenges import gate_unauthenticated, origin_of
+
+    challenge = challenge or gate_unauthenticated(origin_of(answer.request.url))
     assert answer.status_code == 401, (answer.status_code, answer.headers, answer.text)
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json() == (body or NOT_AUTHENTICATED)

@@ -68,7 +68,8 @@ def test_attack_is_refused_with_a_json_401(world, attack, mode):
     if mode == "jwks":
         # The auth_request gate judges tokens exactly like /protected.
         gate = raw_request(stack, "/auth", authorization_lines(value))
-        assert_refused(gate, attack.expect, f"{attack.id} GET /auth in {mode} mode")
+        assert_refused(gate, attack.expect, f"{attack.id} GET /auth in {mode} mode",
+                       gate_origin=f"https://localhost:{stack.https_port}")
     assert stack.responder.poll() is None, f"responder exited after {attack.id}:\n{stack.responder_log()[-3000:]}"
 
 
