@@ -370,28 +370,10 @@ def profile(url: str, pid: int, seconds: float, maker: ProofMaker, bound: str, b
             connections: int) -> dict[str, float]:
     """`perf record -F 999 -g` of the responder for `seconds` while wrk sends dpop requests with fresh
     proofs (it starts 1.5 s before and ends after the recording), as benchlib.profile_under_load."""
-    import threading
-
     maker.write(int((seconds + 4) * 12_000), base)
-    failure: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            run_wrk(url, seconds=int(seconds + 3), connections=connections, authorization=f"DPoP {bound}",
-                    proofs=base, watch=())
-        except BaseException as error:  # reported after the recording
-            failure.append(error)
-
-    thread = threading.Thread(target=load)
-    thread.start()
-    time.sleep(1.5)
-    try:
-        subprocess.run(["perf", "record", "-F", "999", "-g", "-o", str(out), "-p", str(pid), "--", "sleep",
-                        str(seconds)], capture_output=True, check=True)
-    finally:
-        thread.join()
-    if failure:
-        raise failure[0]
+    benchlib.profile_under_load(
+        url, pid, seconds, out, run=lambda target, seconds, **options: run_wrk(target, seconds=int(seconds), **options),
+        connections=connections, authorization=f"DPoP {bound}", proofs=base, watch=())
     return benchlib.perf_shares(out, PROFILE_INCLUSIVE, PROFILE_OWN)
 
 

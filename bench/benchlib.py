@@ -894,16 +894,18 @@ def perf_usable() -> bool:
                               capture_output=True).returncode == 0
 
 
-def profile_under_load(url: str, pid: int, seconds: float, out: Path, **wrk_options) -> Path:
+def profile_under_load(url: str, pid: int, seconds: float, out: Path, run=None, **wrk_options) -> Path:
     """`perf record -g` (999 Hz, software clock) of process `pid` for `seconds` while wrk loads
-    `url` (it starts 1.5 s before and ends after the recording)."""
+    `url` (it starts 1.5 s before and ends after the recording). `run`: the load, called like
+    `run_wrk` (the default)."""
     import threading
 
     failure: list[BaseException] = []
+    run = run or run_wrk
 
     def load() -> None:
         try:
-            run_wrk(url, seconds=seconds + 3, **wrk_options)
+            run(url, seconds=seconds + 3, **wrk_options)
         except BaseException as error:  # reported after the recording
             failure.append(error)
 

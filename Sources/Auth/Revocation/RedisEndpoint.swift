@@ -154,29 +154,11 @@ struct RedisEndpoint: Sendable, Equatable {
 
     /// Strict percent-decoding: a `%` must start two hex digits, and the result must be UTF-8.
     private static func percentDecoded(_ text: Substring, what: String) throws(AuthError) -> String {
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                throw invalid("the \(what) has a % not followed by two hex digits (percent-encode % as %25)")
-            }
-            bytes.append(high << 4 | low)
+        guard let bytes = HTTPURI.percentDecoded(String(text)) else {
+            throw invalid("the \(what) has a % not followed by two hex digits (percent-encode % as %25)")
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else { throw invalid("the \(what) is not UTF-8") }
         return decoded
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// The error for a bad URL. `AuthError`'s codes are closed and the HTTP layer maps each, so

@@ -240,7 +240,9 @@ struct ResourceServer: Sendable {
 enum ClientCertificate {
     /// The DER bytes of the first certificate in the escaped PEM, or nil.
     static func der(fromEscapedPEM escaped: String) -> [UInt8]? {
-        guard escaped.utf8.count <= 64 * 1024, let pem = percentDecoded(escaped) else { return nil }
+        guard escaped.utf8.count <= 64 * 1024, let bytes = HTTPURI.percentDecoded(escaped),
+            let pem = String(validating: bytes, as: UTF8.self)
+        else { return nil }
         let begin = "-----BEGIN CERTIFICATE-----"
         let end = "-----END CERTIFICATE-----"
         guard let start = pem.firstRange(of: begin), let stop = pem[start.upperBound...].firstRange(of: end) else { return nil }
@@ -255,29 +257,5 @@ enum ClientCertificate {
             }
         }
         return Base64URL.decode(text)
-    }
-
-    private static func percentDecoded(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
     }
 }
