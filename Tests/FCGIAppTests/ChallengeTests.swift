@@ -46,6 +46,7 @@ struct ChallengeTests {
 
     @Test func quotesWhatNeedsQuoting() {
         #expect(Challenge.quoted(#"a"b\c"#) == #""a\"b\\c""#)
+        #expect(Challenge.quoted("line\r\nX-Injected: 1") == #""lineX-Injected: 1""#)
     }
 
     @Test func readsTheCertificateNginxPasses() {

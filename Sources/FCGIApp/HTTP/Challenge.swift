@@ -58,12 +58,14 @@ package struct Challenge: Sendable {
         return header
     }
 
-    /// An RFC 9110 §5.6.4 quoted string (our values never hold a quote or backslash; escaped anyway).
+    /// An RFC 9110 §5.6.4 quoted string: quotes and backslashes escaped, control characters
+    /// (a line break would end the header) dropped. Our own texts have none of them; a
+    /// provider's error description might.
     static func quoted(_ value: String) -> String {
         var text = "\""
-        for character in value {
-            if character == "\"" || character == "\\" { text.append("\\") }
-            text.append(character)
+        for scalar in value.unicodeScalars where scalar.value >= 0x20 && scalar.value != 0x7F {
+            if scalar == "\"" || scalar == "\\" { text.unicodeScalars.append("\\") }
+            text.unicodeScalars.append(scalar)
         }
         return text + "\""
     }
