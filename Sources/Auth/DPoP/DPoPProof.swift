@@ -60,23 +60,19 @@ public struct DPoPProof: Sendable, Equatable {
         guard let jwk = header.jwk else { throw refusal("jwk is missing or not a public key") }
         guard !jwk.hasPrivateMembers else { throw refusal("jwk contains private key material") }
         guard let publicKey = jwk.key, let key = try? publicKey.verificationKey(), algorithm.accepts(key),
-            let thumbprint = publicKey.thumbprint()
+            let thumbprint = publicKey.thumbprintSHA256()
         else { throw refusal("jwk is missing or not a public key") }
-        let jws: CompactJWS
-        do {
-            jws = try CompactJWS(bytes)
-        } catch {
+        // The rest of the compact form (RFC 7515 §7.1), from the segments already split: the
+        // header was decoded above, so `CompactJWS` (which decodes it again) is not used.
+        guard let signature = Base64URL.decode(segments[2]), !signature.isEmpty, !segments[1].isEmpty else {
             throw refusal("malformed DPoP proof")
         }
-        guard algorithm.verify(jws.signature, over: jws.signingInput, with: key) else {
+        let signingInput = bytes[..<(segments[0].count + 1 + segments[1].count)]
+        guard algorithm.verify(signature, over: signingInput, with: key) else {
             throw refusal("signature does not verify with the jwk")
         }
-        let claims: ProofClaims
-        do {
-            claims = try jws.decodePayload(as: ProofClaims.self)
-        } catch {
-            throw refusal("malformed DPoP proof")
-        }
+        guard let payload = Base64URL.decode(segments[1]), let claims = try? decoder.decode(ProofClaims.self, from: Data(payload))
+        else { throw refusal("malformed DPoP proof") }
         guard let jti = claims.jti, !jti.isEmpty else { throw refusal("missing claim jti") }
         guard let htm = claims.htm else { throw refusal("missing claim htm") }
         guard let htu = claims.htu else { throw refusal("missing claim htu") }

@@ -5,7 +5,7 @@ extension JSONWebKey {
     /// in lexicographic order, without white space. nil for a key type this verifier does not
     /// use. Called on keys whose members were already decoded (canonical base64url, a known
     /// curve), so no member needs JSON escaping.
-    func thumbprint() -> String? {
+    func thumbprintSHA256() -> String? {
         let canonical: String
         switch kty {
         case "EC":
