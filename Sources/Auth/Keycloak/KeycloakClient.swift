@@ -14,7 +14,15 @@ public final class KeycloakClient {
     private let usesLimiter: Bool
     private let baseLogger: Logger
     /// `baseLogger` with the current request's trace fields, so its lines join the request's.
-    private var logger: Logger
+    /// Built when a line is logged, not per request: most requests call no provider.
+    private var logger: Logger {
+        guard let trace else { return baseLogger }
+        var logger = baseLogger
+        logger[metadataKey: "trace_id"] = "\(trace.traceID)"
+        logger[metadataKey: "span_id"] = "\(trace.spanID)"
+        if let parent = trace.parentSpanID { logger[metadataKey: "parent_span_id"] = "\(parent)" }
+        return logger
+    }
     private static let decoder = JSONDecoder()
 
     /// - Parameter usesLimiter: whether calls take a slot of the provider's call limiter
@@ -27,20 +35,11 @@ public final class KeycloakClient {
         self.transport = transport
         self.usesLimiter = usesLimiter
         self.baseLogger = logger
-        self.logger = logger
     }
 
     /// The trace of the request this thread is serving: calls carry its `traceparent` (a child
     /// of the request's span). nil between requests; background calls then start a trace each.
-    public var trace: TraceContext? {
-        didSet {
-            logger = baseLogger
-            guard let trace else { return }
-            logger[metadataKey: "trace_id"] = "\(trace.traceID)"
-            logger[metadataKey: "span_id"] = "\(trace.spanID)"
-            if let parent = trace.parentSpanID { logger[metadataKey: "parent_span_id"] = "\(parent)" }
-        }
-    }
+    public var trace: TraceContext?
 
     /// Clients for other issuers' providers (`AUTH_EXTRA_ISSUERS`) on this thread's transport.
     private var siblings: [ObjectIdentifier: KeycloakClient] = [:]
