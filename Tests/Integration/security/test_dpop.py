@@ -818,8 +818,9 @@ def test_a_proof_current_keycloak_refuses_is_an_invalid_dpop_proof(make_idp, mak
     form = {"username": "abdullah", "password": "Test#123456"}
     refused = stack.post("/login", data=form, headers={"DPoP": proof(key, "GET", token_endpoint)})
     assert (refused.status_code, refused.content) == (400, INVALID_PROOF), (refused.status_code, refused.content[:80])
-    # The log line names the refusal (the proof itself is never logged).
-    assert "invalidDPoPProof" in stack.responder_log()
+    # The log line names the refusal (the proof itself is never logged); it is written after the
+    # answer has gone out, so it is waited for.
+    stack.wait_until(lambda: "invalidDPoPProof" in stack.responder_log(), "the refusal's log line", timeout=10)
 
 
 # The helper itself, against RFC 9449's examples ------------------------------------------------------------
